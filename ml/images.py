@@ -1,0 +1,115 @@
+"""Image decoding shared by training and serving (Pillow + NumPy only).
+
+The web process calls :func:`load_image` to reject bad input before anything is
+queued; training calls the same function on dataset files, so both sides see
+identical pixels (train/serve skew is impossible by construction).  Images stay
+``uint8`` here: scaling to floats happens inside the model, on the device.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Bump when decoding, colour conversion or resizing changes; every artifact
+# records the version it was trained with and serving refuses a mismatch.
+PREPROCESSING_VERSION = "rgb-bilinear-v1"
+
+# Content types we accept, keyed by Pillow's format name (sniffed from bytes,
+# never from a file name or a client-sent content type).
+ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp",
+                   "GIF": "image/gif", "BMP": "image/bmp"}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    max_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+
+class ImageRejected(ValueError):
+    """An input image that must not be processed.
+
+    ``code`` is a stable machine-readable reason; ``status`` the HTTP status the
+    API answers with (400 undecodable, 413 too large, 415 unsupported type).
+    """
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def _open(data: bytes, limits: ImageLimits) -> Image.Image:
+    if not data:
+        raise ImageRejected("image_empty", "The image is empty.", 400)
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(
+            "image_too_large",
+            f"The image is {len(data)} bytes; the limit is {limits.max_bytes} bytes.", 413)
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageRejected(
+            "unsupported_image_type",
+            "The file is not an image in a supported format "
+            f"({', '.join(sorted(ALLOWED_FORMATS))}).", 415) from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is bad input
+        raise ImageRejected("image_undecodable", f"The image could not be read: {exc}.",
+                            400) from None
+    if image.format not in ALLOWED_FORMATS:
+        raise ImageRejected(
+            "unsupported_image_type",
+            f"Images of type {image.format} are not accepted; use one of "
+            f"{', '.join(sorted(ALLOWED_FORMATS))}.", 415)
+    # The header's dimensions are known before any pixel is decoded: check them
+    # first so a decompression bomb never allocates its pixels.
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise ImageRejected(
+            "image_too_many_pixels",
+            f"The image has {width}x{height} pixels; the limit is {limits.max_pixels} pixels.",
+            413)
+    return image
+
+
+def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> tuple[str, int, int]:
+    """Return ``(format, width, height)`` after full validation, or raise ImageRejected."""
+    image = _open(data, limits)
+    _decode(image)
+    return image.format, image.size[0], image.size[1]
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+            return image.convert("RGB")
+    except Image.DecompressionBombWarning as exc:
+        raise ImageRejected("image_too_many_pixels", str(exc), 413) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("image_too_many_pixels", str(exc), 413) from None
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt data is bad input
+        raise ImageRejected("image_undecodable", f"The image could not be decoded: {exc}.",
+                            400) from None
+
+
+def load_image(data: bytes, size: tuple[int, int],
+               limits: ImageLimits = ImageLimits()) -> np.ndarray:
+    """Decode ``data`` into a ``uint8`` array of shape ``(height, width, 3)``.
+
+    ``size`` is ``(height, width)`` of the model input.  Animated images use
+    their first frame; alpha is dropped; resizing is bilinear with Pillow's
+    antialiasing.  Raises :class:`ImageRejected` for anything unusable.
+    """
+    rgb = _decode(_open(data, limits))
+    height, width = size
+    if rgb.size != (width, height):
+        rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)

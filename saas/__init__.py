@@ -1,0 +1,1 @@
+"""The Modelhouse project package: settings, Celery app, URLs, errors."""

@@ -1,0 +1,54 @@
+"""The Celery application shared by every worker and by beat.
+
+Queues: ``inference`` and ``training`` (GPU workers; the only processes that
+import TensorFlow), ``default`` (everything else).  Tasks are routed by the
+prefix of their stable names.
+"""
+
+import os
+
+from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
+
+app = Celery("saas")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+# The longest a task may stay unacknowledged before Redis hands it to another
+# worker: longer than the longest fine-tune a plan allows (see training).
+VISIBILITY_TIMEOUT_S = 6 * 3600
+
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_default_queue="default",
+    task_routes={"inference.*": {"queue": "inference"}, "training.*": {"queue": "training"}},
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+    result_expires=3600,
+    task_time_limit=600,
+    task_soft_time_limit=540,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+app.autodiscover_tasks()
+
+_heartbeat = {}
+
+
+@worker_ready.connect
+def _start_heartbeat(sender, **kwargs):
+    from saas.worker_health import start_heartbeat
+
+    queues = [queue.name for queue in sender.task_consumer.queues]
+    _heartbeat["stop"] = start_heartbeat(queues, sender.hostname)
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**kwargs):
+    if "stop" in _heartbeat:
+        _heartbeat["stop"].set()

@@ -1,0 +1,118 @@
+"""Environment configuration, validated once at start with clear errors.
+
+Database connections (see docs/operations.md):
+
+* nothing set: the embedded PostgreSQL under ``var/pg`` (started on demand);
+* ``DATABASE_URL`` alone: a role allowed to create roles and databases (a
+  developer's own server); ``setup_database`` creates the owner and app roles
+  on it and the app connects as the app role on the same host;
+* ``DATABASE_URL`` and ``DATABASE_OWNER_URL``: production — the app's
+  restricted role and the migration owner, both created by the operator.
+
+The app role is never superuser, BYPASSRLS, or the tables' owner.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import environ
+
+env = environ.Env()
+
+OWNER_ROLE = "modelhouse_owner"
+APP_ROLE = "modelhouse_app"
+_REDIS_DBS = {"broker": 0, "results": 1, "cache": 2, "ratelimit": 3}
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def require(*names: str) -> None:
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        raise ConfigurationError(
+            f"Missing required environment variable(s): {', '.join(missing)}. "
+            "See docs/operations.md for what each one means.")
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    app: dict
+    owner: dict
+    admin: dict | None  # only when this process may create roles and databases
+
+
+def _from_url(url: str, name: str) -> dict:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        raise ConfigurationError(f"{name} must be a postgres:// URL, got scheme {parsed.scheme!r}.")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")) or "modelhouse",
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+    }
+
+
+def _as_role(base: dict, role: str, password: str) -> dict:
+    return {**base, "USER": role, "PASSWORD": password}
+
+
+def database_plan() -> DatabasePlan:
+    database = os.environ.get("MODELHOUSE_DB_NAME", "modelhouse")
+    app_url, owner_url = os.environ.get("DATABASE_URL"), os.environ.get("DATABASE_OWNER_URL")
+    if app_url and owner_url:
+        return DatabasePlan(app=_from_url(app_url, "DATABASE_URL"),
+                            owner=_from_url(owner_url, "DATABASE_OWNER_URL"), admin=None)
+    if app_url:
+        admin = _from_url(app_url, "DATABASE_URL")
+        admin_db = admin["NAME"]
+        target = {**admin, "NAME": database if admin_db in ("", "postgres") else admin_db}
+        password = os.environ.get("DATABASE_ROLE_PASSWORD", "")
+        return DatabasePlan(app=_as_role(target, APP_ROLE, password),
+                            owner=_as_role(target, OWNER_ROLE, password),
+                            admin={**admin, "NAME": "postgres"})
+    from saas.embedded import ensure_postgres
+
+    server = ensure_postgres()
+    base = {"ENGINE": "django.db.backends.postgresql", "NAME": database, "HOST": server.host,
+            "PORT": str(server.port), "PASSWORD": ""}
+    return DatabasePlan(app={**base, "USER": APP_ROLE}, owner={**base, "USER": OWNER_ROLE},
+                        admin={**base, "USER": "postgres", "NAME": "postgres"})
+
+
+def databases() -> dict:
+    plan = database_plan()
+    # "default" is the app role; saas.db installs the per-statement tenant setting.
+    app = {**plan.app, "ENGINE": "saas.db", "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=60),
+           "CONN_HEALTH_CHECKS": True}
+    return {"default": app, "owner": plan.owner}
+
+
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        from saas.embedded import ensure_redis
+
+        return ensure_redis()
+    parsed = urlparse(url)
+    if parsed.scheme not in ("redis", "rediss"):
+        raise ConfigurationError(f"REDIS_URL must be a redis:// URL, got {parsed.scheme!r}.")
+    # Each use gets its own logical database (redis_db); drop any given one.
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def redis_db(use: str) -> int:
+    return _REDIS_DBS[use] + env.int("MODELHOUSE_REDIS_DB_OFFSET", default=0)
+
+
+def media_root(base_dir: Path) -> Path:
+    root = Path(os.environ.get("MODELHOUSE_MEDIA_ROOT", "var/media"))
+    return root if root.is_absolute() else base_dir / root

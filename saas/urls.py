@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
+
+from saas.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("docs/", SpectacularRedocView.as_view(url_name="openapi"), name="docs"),
+    path("v1/", include("tenants.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,55 @@
+"""Worker heartbeats in Redis, read by ``/healthz``.
+
+Each worker process refreshes ``mh:workers:<queue>:<hostname>`` every few
+seconds with a short TTL, so a dead worker disappears within ``TTL`` seconds
+without any broadcast round trip.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+
+import redis
+from django.conf import settings
+
+QUEUES = ("inference", "training", "default")
+INTERVAL_S, TTL_S = 3, 10
+
+
+@cache
+def client() -> redis.Redis:
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"],
+                                socket_timeout=2, socket_connect_timeout=2)
+
+
+def _key(queue: str, hostname: str) -> str:
+    return f"mh:workers:{queue}:{hostname}"
+
+
+def beat_once(queues: list[str], hostname: str) -> None:
+    pipe = client().pipeline()
+    for queue in queues:
+        pipe.set(_key(queue, hostname), "1", ex=TTL_S)
+    pipe.execute()
+
+
+def start_heartbeat(queues: list[str], hostname: str) -> threading.Event:
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                beat_once(queues, hostname)
+            except redis.RedisError:
+                pass  # Redis down: healthz reports it; keep trying
+            stop.wait(INTERVAL_S)
+
+    threading.Thread(target=run, name="worker-heartbeat", daemon=True).start()
+    return stop
+
+
+def live_workers() -> dict[str, int]:
+    redis_client = client()
+    return {queue: sum(1 for _ in redis_client.scan_iter(match=_key(queue, "*"), count=100))
+            for queue in QUEUES}

@@ -1,0 +1,100 @@
+"""The one base class of every key-authenticated API view.
+
+It resolves the tenant once from the API key (layer 1), checks the scope the
+method needs, applies the rate limits, and handles ``Idempotency-Key`` — for
+every endpoint, in one place.  Subclasses declare ``required_scopes`` and write
+handlers; they may not replace the machinery (enforced at class creation).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from saas.errors import ApiError, PermissionDenied, RateLimited, api_exception_handler
+from tenants import ratelimit
+from tenants.api.idempotency import run_idempotently
+from tenants.authentication import ApiPrincipal, authenticate
+from tenants.context import enter_request_tenant
+
+_SEALED = ("dispatch", "initial", "finalize_response", "get_authenticators", "check_permissions",
+           "perform_authentication")
+_HANDLERS = ("get", "post", "put", "patch", "delete")
+
+
+class TenantAPIView(APIView):
+    required_scopes: dict[str, str] = {}
+    authentication_classes = ()
+    permission_classes = ()
+
+    principal: ApiPrincipal
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in _SEALED:
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} may not override {name}(): tenant resolution "
+                                "is done once, in TenantAPIView.")
+        for method in _HANDLERS:
+            if hasattr(cls, method) and method.upper() not in cls.required_scopes:
+                raise TypeError(f"{cls.__name__}.{method}() has no entry in required_scopes.")
+
+    @property
+    def tenant(self):
+        return self.principal.tenant
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.principal = authenticate(request.headers.get("Authorization", ""))
+        enter_request_tenant(self.principal.tenant)
+        request.principal = self.principal
+        self._rate = ratelimit.check([
+            ratelimit.Bucket(f"key:{self.principal.api_key_id}", settings.RATE_LIMIT_PER_KEY),
+            ratelimit.Bucket(f"tenant:{self.tenant.pk}", settings.RATE_LIMIT_PER_TENANT),
+        ])
+        if not self._rate.allowed:
+            raise RateLimited(f"Too many requests; retry after {self._rate.retry_after_s} s.",
+                              headers=self._rate.headers())
+        scope = self.required_scopes.get(request.method)
+        if scope and scope not in self.principal.scopes:
+            raise PermissionDenied(f"This API key lacks the '{scope}' scope.",
+                                   code="insufficient_scope")
+
+    def dispatch(self, request, *args, **kwargs):
+        # DRF's dispatch, plus the Idempotency-Key step around POST handlers.
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            key = request.headers.get("Idempotency-Key")
+            if request.method == "POST" and key:
+                response = run_idempotently(
+                    self.tenant, key, request, lambda: handler(request, *args, **kwargs),
+                    lambda exc: api_exception_handler(exc, {}))
+            else:
+                response = handler(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - rendered by the API exception handler
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        rate = getattr(self, "_rate", None)
+        if rate is not None:
+            for name, value in rate.headers().items():
+                response[name] = value
+        return response
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ApiError):
+            return api_exception_handler(exc, {})
+        return super().handle_exception(exc)
+
+
+def respond(data: dict, status: int = 200) -> Response:
+    return Response(data, status=status)

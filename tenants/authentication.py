@@ -1,0 +1,76 @@
+"""Layer 1 of tenancy for the API: the tenant comes from the API key, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from saas.errors import AuthenticationFailed
+from tenants import api_keys
+from tenants.context import tenant_context
+from tenants.models import ApiKey, Tenant
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class ApiPrincipal:
+    """Who is calling: one API key of one tenant."""
+
+    tenant: Tenant
+    api_key_id: int
+    api_key_public_id: str
+    scopes: frozenset[str]
+
+    @property
+    def pk(self) -> int:
+        return self.api_key_id
+
+
+_INVALID = "Invalid API key provided."
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed(
+            "No API key provided: send 'Authorization: Bearer <api key>'.", code="missing_api_key")
+    return token.strip()
+
+
+def authenticate(authorization_header: str) -> ApiPrincipal:
+    """Resolve a bearer key to its principal; every failure is a 401."""
+    secret = _bearer(authorization_header)
+    parsed = api_keys.parse(secret)
+    if parsed is None:  # malformed or wrong checksum: no database hit
+        raise AuthenticationFailed(_INVALID)
+    prefix, _environment = parsed
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, tenant_id, public_id, digest, scopes, expires_at, revoked_at,"
+                       " last_used_at FROM modelhouse_api_key_lookup(%s)", [prefix])
+        row = cursor.fetchone()
+    if row is None or not api_keys.matches(secret, row[3]):
+        raise AuthenticationFailed(_INVALID)
+    key_id, tenant_id, public_id, _, scopes, expires_at, revoked_at, last_used_at = row
+    now = timezone.now()
+    if revoked_at is not None:
+        raise AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
+    if expires_at is not None and expires_at <= now:
+        raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
+    tenant = Tenant.objects.get(pk=tenant_id)
+    if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+        _touch(tenant, key_id, now)
+    return ApiPrincipal(tenant=tenant, api_key_id=key_id, api_key_public_id=public_id,
+                        scopes=frozenset(scopes))
+
+
+def _touch(tenant: Tenant, key_id: int, now) -> None:
+    # At most one write a minute per key, and concurrent requests race harmlessly.
+    with tenant_context(tenant):
+        stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ApiKey.objects.filter(stale, pk=key_id).update(last_used_at=now)
+

@@ -1,0 +1,21 @@
+"""Reads for organisations and API keys; "not yours" and "missing" look the same."""
+
+from __future__ import annotations
+
+from saas.errors import NotFound
+from tenants.models import ApiKey, Membership, Tenant, User
+
+
+def api_key_get(tenant: Tenant, *, public_id: str) -> ApiKey:
+    key = ApiKey.objects.filter(tenant=tenant, public_id=public_id).first()
+    if key is None:
+        raise NotFound.for_id("api key", public_id, param="id")
+    return key
+
+
+def api_key_list(tenant: Tenant):
+    return ApiKey.objects.filter(tenant=tenant)
+
+
+def membership_get(tenant: Tenant, *, user: User) -> Membership | None:
+    return Membership.objects.filter(tenant=tenant, user=user).first()

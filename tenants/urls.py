@@ -1,0 +1,8 @@
+from django.urls import path
+
+from tenants.api import views
+
+urlpatterns = [
+    path("api-keys", views.ApiKeyListCreate.as_view(), name="api-keys"),
+    path("api-keys/<str:key_id>", views.ApiKeyDetail.as_view(), name="api-key"),
+]

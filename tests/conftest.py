@@ -1,0 +1,44 @@
+"""Test set-up: a fresh test database on real PostgreSQL (embedded unless
+DATABASE_URL is set), migrated as the owner role; tests connect as the
+restricted app role, exactly like production.  Redis is real too.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from saas import config
+from saas.database_setup import ensure_roles_and_database
+from tests.factories import make_tenant
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_blocker):
+    plan = config.database_plan()
+    with django_db_blocker.unblock():
+        if plan.admin is not None:
+            ensure_roles_and_database(plan.admin, plan.owner, plan.app, recreate=True)
+        call_command("migrate", database="owner", interactive=False, verbosity=0)
+        with connections["owner"].cursor() as cursor:
+            # Test-only privilege: transactional tests empty the tables between
+            # tests as the app role.  Production's app role cannot TRUNCATE.
+            cursor.execute(
+                f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{plan.app["USER"]}"')
+        connections["owner"].close()
+    for use in ("broker", "results", "cache", "ratelimit"):
+        redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db(use)}").flushdb()
+    yield
+
+
+@pytest.fixture
+def tenant_a(db):
+    return make_tenant("Acme")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return make_tenant("Globex")
