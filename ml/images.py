@@ -53,7 +53,12 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
             "image_too_large",
             f"The image is {len(data)} bytes; the limit is {limits.max_bytes} bytes.", 413)
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageRejected("image_too_many_pixels", f"The image has too many pixels: {exc}",
+                            413) from None
     except UnidentifiedImageError:
         raise ImageRejected(
             "unsupported_image_type",

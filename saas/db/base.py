@@ -15,7 +15,15 @@ from django.db.backends.postgresql import base
 from tenants.context import database_settings_sql
 
 
+# Transaction control carries no tenant, and after an error PostgreSQL would
+# refuse the prefix itself ("current transaction is aborted"), so a rollback
+# to a savepoint must go out bare.
+_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+
+
 def _with_tenant_settings(execute, sql, params, many, context):
+    if sql.startswith(_TRANSACTION_CONTROL):
+        return execute(sql, params, many, context)
     return execute(database_settings_sql() + sql, params, many, context)
 
 

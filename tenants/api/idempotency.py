@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from saas.errors import ApiError, Conflict, InvalidRequest
@@ -42,7 +43,7 @@ def _replay(record: IdempotencyRecord) -> Response:
 
 
 def run_idempotently(tenant: Tenant, key: str, request, handler: Callable[[], Response],
-                     error_response: Callable[[ApiError], Response]) -> Response:
+                     error_response: Callable[[Exception], Response]) -> Response:
     if len(key) > 255:
         raise InvalidRequest("Idempotency-Key is longer than 255 characters.",
                              param="Idempotency-Key")
@@ -64,7 +65,7 @@ def run_idempotently(tenant: Tenant, key: str, request, handler: Callable[[], Re
         return _replay(record)
     try:
         response = handler()
-    except ApiError as exc:
+    except (ApiError, APIException) as exc:  # a deliberate 4xx is the first answer too
         response = error_response(exc)
     except Exception:
         record.delete()  # a crash did not complete: let the client retry
