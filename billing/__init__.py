@@ -1,0 +1,1 @@
+"""Meters, usage ledger, price book, invoices and billing providers."""

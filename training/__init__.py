@@ -1,0 +1,1 @@
+"""Datasets, fine-tune jobs and the trainer (runtime/, worker-side only)."""
