@@ -9,6 +9,7 @@ nothing else.
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connections
 
@@ -75,3 +76,11 @@ def apply_row_level_security(sender, using: str = "default", **kwargs) -> None:
         cursor.execute(
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_role}"')
         cursor.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"')
+        for table in append_only_tables():
+            cursor.execute(f'REVOKE UPDATE, DELETE ON "{table}" FROM "{app_role}"')
+
+
+def append_only_tables() -> list[str]:
+    """Ledgers the app may append to but never rewrite (models with APPEND_ONLY)."""
+    return sorted(model._meta.db_table for model in apps.get_models()
+                  if getattr(model, "APPEND_ONLY", False))

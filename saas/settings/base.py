@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "saas",
     "tenants",
+    "billing",
 ]
 
 MIDDLEWARE = [
