@@ -9,5 +9,6 @@ urlpatterns = [
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs/", SpectacularRedocView.as_view(url_name="openapi"), name="docs"),
     path("v1/", include("tenants.urls")),
+    path("v1/", include("billing.urls")),
     path("admin/", admin.site.urls),
 ]
