@@ -21,7 +21,8 @@ def _connect(settings_dict: dict):
     return connection
 
 
-def ensure_roles_and_database(admin: dict, owner: dict, app: dict, *, recreate: bool = False) -> None:
+def ensure_roles_and_database(admin: dict, owner: dict, app: dict, *,
+                              recreate: bool = False) -> None:
     password = owner.get("PASSWORD") or None
     connection = _connect(admin)
     with connection.cursor() as cursor:

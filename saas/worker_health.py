@@ -7,6 +7,7 @@ without any broadcast round trip.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from functools import cache
 
@@ -39,10 +40,9 @@ def start_heartbeat(queues: list[str], hostname: str) -> threading.Event:
 
     def run() -> None:
         while not stop.is_set():
-            try:
+            # Redis down: healthz reports it; keep trying.
+            with contextlib.suppress(redis.RedisError):
                 beat_once(queues, hostname)
-            except redis.RedisError:
-                pass  # Redis down: healthz reports it; keep trying
             stop.wait(INTERVAL_S)
 
     threading.Thread(target=run, name="worker-heartbeat", daemon=True).start()

@@ -143,6 +143,9 @@ class UnscopedAccess(models.Model):
     tenant_in_context = models.BigIntegerField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self) -> str:
+        return f"{self.actor}: {self.reason}"
+
 
 class IdempotencyRecord(TenantOwnedModel):
     """The first response to a POST with an ``Idempotency-Key``, replayed for repeats."""

@@ -34,8 +34,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE previous text := coalesce(current_setting('app.unscoped', true), '');
 BEGIN
     PERFORM set_config('app.unscoped', 'on', true);
-    RETURN QUERY SELECT k.id, k.tenant_id, k.public_id, k.digest, k.scopes, k.expires_at, k.revoked_at,
-                        k.last_used_at
+    RETURN QUERY SELECT k.id, k.tenant_id, k.public_id, k.digest, k.scopes, k.expires_at,
+                        k.revoked_at, k.last_used_at
                  FROM tenants_apikey k WHERE k.prefix = p_prefix;
     PERFORM set_config('app.unscoped', previous, true);
 END $$;
@@ -52,7 +52,7 @@ def tenant_tables(cursor) -> list[str]:
 
 
 def policy_sql(table: str) -> list[str]:
-    read = TENANT_MATCH if table not in _EXTRA_READ else f"{TENANT_MATCH} OR {_EXTRA_READ[table]}"
+    read = f"{TENANT_MATCH} OR {_EXTRA_READ[table]}" if table in _EXTRA_READ else TENANT_MATCH
     return [
         f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
         f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',

@@ -14,7 +14,6 @@ from django.db.backends.postgresql import base
 
 from tenants.context import database_settings_sql
 
-
 # Transaction control carries no tenant, and after an error PostgreSQL would
 # refuse the prefix itself ("current transaction is aborted"), so a rollback
 # to a savepoint must go out bare.

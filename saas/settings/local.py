@@ -6,4 +6,4 @@ os.environ.setdefault("SECRET_KEY", "insecure-local-development-key-not-for-prod
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("API_KEY_ENVIRONMENT", "test")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403

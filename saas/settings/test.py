@@ -9,6 +9,6 @@ os.environ.setdefault("MODELHOUSE_DB_NAME", "modelhouse_test")
 os.environ.setdefault("MODELHOUSE_REDIS_DB_OFFSET", "8")
 os.environ.setdefault("MODELHOUSE_MEDIA_ROOT", "var/test-media")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -44,7 +44,7 @@ def test_rate_limit_answers_429_with_retry_after(tenant_a):
 
 
 def test_pagination_with_cursor(tenant_a):
-    for n in range(4):
+    for _ in range(4):
         tenant_a.new_key(["read"])
     first = tenant_a.client.get("/v1/api-keys?limit=2").json()
     assert first["object"] == "list" and len(first["data"]) == 2 and first["has_more"]
