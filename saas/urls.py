@@ -10,5 +10,6 @@ urlpatterns = [
     path("docs/", SpectacularRedocView.as_view(url_name="openapi"), name="docs"),
     path("v1/", include("tenants.urls")),
     path("v1/", include("billing.urls")),
+    path("v1/", include("inference.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -51,3 +51,28 @@ def make_tenant(name: str, *, scopes: list[str] | None = None, plan: str = "payg
                                           scopes=scopes or ALL_SCOPES)
     return TenantHandle(tenant=tenant, owner=owner, key=created.key, secret=created.secret,
                         client=api_client(created.secret))
+
+
+def make_model_version(handle: TenantHandle, base, *, labels=("cat", "dog"), family="pets",
+                       seed: int = 0):
+    """A head-only model version of ``base`` with random weights (imports Keras)."""
+    import tempfile
+
+    import numpy as np
+
+    from inference.services import model_version_create
+    from ml.artifacts import ArtifactMetadata, BaseReference, HeadWeights, save_artifact
+
+    rng = np.random.default_rng(seed)
+    head = HeadWeights(kernel=rng.normal(size=(base.feature_dim, len(labels))).astype("float32"),
+                       bias=np.zeros(len(labels), dtype="float32"))
+    with tempfile.TemporaryDirectory() as directory:
+        metadata = save_artifact(directory, ArtifactMetadata(
+            kind="head", labels=list(labels), input_shape=base.input_shape,
+            feature_layer=None, base_model=BaseReference(base.name, base.checksum),
+            feature_dim=base.feature_dim), head=head)
+        with handle.context():
+            return model_version_create(
+                handle.tenant, actor=handle.owner, family=family, base_model=base, kind="head",
+                artifact_dir=directory, labels=list(labels), input_shape=base.input_shape,
+                checksum=metadata.checksum)

@@ -4,6 +4,8 @@ environment only (12-factor); :mod:`saas.config` validates it with clear errors.
 
 from pathlib import Path
 
+from celery.schedules import crontab
+
 from saas import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -27,6 +29,7 @@ INSTALLED_APPS = [
     "saas",
     "tenants",
     "billing",
+    "inference",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +140,24 @@ RATE_LIMIT_PER_TENANT = env.int("RATE_LIMIT_PER_TENANT", default=20000)
 IDEMPOTENCY_TTL_HOURS = 24
 INVITATION_TTL_DAYS = 7
 
+# --- billing (see docs/billing.md)
+BILLING_PROVIDER = env.str("BILLING_PROVIDER", default="local")  # "local" or "stripe"
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # e.g. localstripe in tests
+STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS", default=[])
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+BILLING_LEDGER_LAG_S = env.int("BILLING_LEDGER_LAG_S", default=120)
+BILLING_REDIS_URL = RATE_LIMIT_REDIS_URL  # spend totals: not a cache, must not be evicted
+CELERY_BEAT_SCHEDULE = {
+    "billing-rollup": {"task": "billing.rollup_usage", "schedule": 15 * 60},
+    "billing-close-period": {"task": "billing.close_previous_period",
+                             "schedule": crontab(minute=30, hour="0,6")},
+    "billing-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": 3600},
+    "billing-inbox-sweep": {"task": "billing.sweep_stripe_inbox", "schedule": 600},
+    "billing-reconcile": {"task": "billing.reconcile_stripe",
+                          "schedule": crontab(minute=0, hour=3)},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -145,3 +166,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- inference
+INFERENCE_MAX_IMAGES_PER_REQUEST = env.int("INFERENCE_MAX_IMAGES_PER_REQUEST", default=64)
+INFERENCE_MAX_IMAGE_BYTES = env.int("INFERENCE_MAX_IMAGE_BYTES", default=8 * 1024 * 1024)
+INFERENCE_MAX_IMAGE_PIXELS = env.int("INFERENCE_MAX_IMAGE_PIXELS", default=40_000_000)
+INFERENCE_SYNC_TIMEOUT_S = env.float("INFERENCE_SYNC_TIMEOUT_S", default=30.0)
+INFERENCE_MAX_BATCH_IMAGES = env.int("INFERENCE_MAX_BATCH_IMAGES", default=128)
+INFERENCE_MAX_WAIT_MS = env.float("INFERENCE_MAX_WAIT_MS", default=2.0)
+INFERENCE_CACHE_BYTES = env.int("INFERENCE_CACHE_BYTES", default=512 * 1024 * 1024)
+# Multipart bodies: Django keeps files up to this size in memory, larger on disk.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024  # JSON with base64 images counts here

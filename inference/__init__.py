@@ -1,0 +1,1 @@
+"""Model registry and serving API; runtime/ holds the worker-side engine (TensorFlow)."""

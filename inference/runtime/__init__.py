@@ -1,0 +1,1 @@
+"""Worker-side serving (imports Keras/TensorFlow): only inference workers import this."""

@@ -1,0 +1,89 @@
+"""Dynamic batching: concurrent requests become one forward pass.
+
+Task threads ``submit`` jobs and wait on their futures.  One compute thread
+takes whatever is queued — up to ``max_images``, waiting at most ``max_wait_s``
+for more once the first job arrives — and hands the batch to ``compute``.  A
+second thread runs ``finish`` (metering: database writes) on finished batches,
+so the next forward pass overlaps the previous batch's writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    payload: dict
+    images: np.ndarray
+    future: Future = field(default_factory=Future)
+    result: Any = None  # set by compute, read by finish
+
+
+class Batcher:
+    def __init__(self, compute: Callable[[list[Job]], None], finish: Callable[[list[Job]], None],
+                 *, max_images: int, max_wait_s: float) -> None:
+        self._compute, self._finish = compute, finish
+        self.max_images, self.max_wait_s = max_images, max_wait_s
+        self._incoming: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._computed: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
+        self.batch_sizes: list[int] = []  # recent batch sizes, for tests and stats
+        threading.Thread(target=self._compute_loop, name="batcher-compute", daemon=True).start()
+        threading.Thread(target=self._finish_loop, name="batcher-finish", daemon=True).start()
+
+    def submit(self, job: Job) -> Future:
+        self._incoming.put(job)
+        return job.future
+
+    def _collect(self) -> list[Job]:
+        jobs = [self._incoming.get()]
+        images = len(jobs[0].images)
+        deadline = time.monotonic() + self.max_wait_s
+        while images < self.max_images:
+            remaining = deadline - time.monotonic()
+            try:
+                job = self._incoming.get(timeout=remaining) if remaining > 0 else \
+                    self._incoming.get_nowait()
+            except queue.Empty:
+                break
+            jobs.append(job)
+            images += len(job.images)
+        self.batch_sizes = [*self.batch_sizes[-99:], images]
+        return jobs
+
+    def _compute_loop(self) -> None:
+        while True:
+            jobs = self._collect()
+            try:
+                self._compute(jobs)
+            except Exception as exc:
+                logger.exception("inference batch failed")
+                _fail(jobs, exc)
+                continue
+            self._computed.put(jobs)
+
+    def _finish_loop(self) -> None:
+        while True:
+            jobs = self._computed.get()
+            try:
+                self._finish(jobs)
+            except Exception as exc:
+                logger.exception("recording an inference batch failed")
+                _fail(jobs, exc)
+
+
+def _fail(jobs: list[Job], exc: Exception) -> None:
+    for job in jobs:
+        if not job.future.done():
+            job.future.set_exception(exc)

@@ -1,0 +1,104 @@
+"""Reads of base models and tenants' model versions; resolution of a model id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from inference.models import BaseModel, ModelVersion, Prediction
+from saas.errors import InvalidRequest, NotFound
+from tenants.models import Tenant
+
+SERVING_HEAD_DIR = "head"  # a base model's own classifier head, if it has one
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """What a predict call runs: enough for the web to validate input and for
+    the worker to find and load the artifacts (plain JSON in the task payload)."""
+
+    public_id: str
+    kind: str  # "base" (its serving head), "head" or "full"
+    input_size: tuple[int, int]
+    base_name: str
+    base_checksum: str
+    base_path: str
+    artifact_path: str  # head or full artifact directory on the worker's file system
+    checksum: str
+    is_base: bool
+
+    def payload(self) -> dict:
+        return {"id": self.public_id, "kind": self.kind, "base_name": self.base_name,
+                "base_checksum": self.base_checksum, "base_path": self.base_path,
+                "artifact_path": self.artifact_path, "checksum": self.checksum}
+
+
+def base_model_path(base: BaseModel) -> Path:
+    path = Path(base.artifact_path)
+    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+
+
+def served_base(base: BaseModel) -> ServedModel:
+    head = base_model_path(base) / SERVING_HEAD_DIR
+    if not base.labels or not head.exists():
+        raise InvalidRequest(f"Base model '{base.name}' has no classification head of its own; "
+                             "fine-tune it and call the resulting model.",
+                             code="model_not_servable", param="model")
+    return ServedModel(public_id=base.public_id, kind="base",
+                       input_size=(base.input_shape[0], base.input_shape[1]),
+                       base_name=base.name, base_checksum=base.checksum,
+                       base_path=str(base_model_path(base)), artifact_path=str(head),
+                       checksum=base.checksum, is_base=True)
+
+
+def _served_version(version: ModelVersion) -> ServedModel:
+    base = version.base_model
+    return ServedModel(public_id=version.public_id, kind=version.kind,
+                       input_size=(version.input_shape[0], version.input_shape[1]),
+                       base_name=base.name, base_checksum=base.checksum,
+                       base_path=str(base_model_path(base)),
+                       artifact_path=default_storage.path(version.artifact_key),
+                       checksum=version.checksum, is_base=False)
+
+
+def model_version_get(tenant: Tenant, *, model_id: str) -> ModelVersion:
+    version = (ModelVersion.objects.filter(tenant=tenant, public_id=model_id)
+               .select_related("base_model").first())
+    if version is None:
+        raise NotFound.for_id("model", model_id, param="id")
+    return version
+
+
+def model_resolve(tenant: Tenant, *, model_id: str) -> ServedModel:
+    """A tenant version id, a base model id, a tenant family alias, or a base name.
+
+    Another tenant's model is "not found", exactly like a missing one.
+    """
+    versions = ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
+    version = versions.filter(public_id=model_id).first() or \
+        versions.filter(family=model_id, is_active=True).first()
+    if version is not None:
+        return _served_version(version)
+    base = BaseModel.objects.filter(public_id=model_id).first() or \
+        BaseModel.objects.filter(name=model_id).first()
+    if base is not None:
+        return served_base(base)
+    raise NotFound.for_id("model", model_id, param="id")
+
+
+def base_model_list():
+    return BaseModel.objects.order_by("name")
+
+
+def model_version_list(tenant: Tenant):
+    return ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
+
+
+def prediction_get(tenant: Tenant, *, prediction_id: str) -> Prediction:
+    prediction = Prediction.objects.filter(tenant=tenant, public_id=prediction_id).first()
+    if prediction is None:
+        raise NotFound.for_id("prediction", prediction_id, param="id")
+    return prediction

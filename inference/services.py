@@ -1,0 +1,128 @@
+"""Predictions: submit to the inference queue, wait (sync) or return at once (async);
+and activation of model versions."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from celery.exceptions import TimeoutError as CeleryTimeout
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from inference.inputs import PredictInput
+from inference.models import ModelVersion, Prediction
+from inference.selectors import ServedModel
+from saas.celery import app
+from saas.errors import ApiError, InvalidRequest
+from tenants.audit import audit
+from tenants.authentication import ApiPrincipal
+from tenants.ids import new_public_id
+from tenants.models import Tenant
+from tenants.storage import tenant_key
+
+PREDICT_TASK = "inference.predict"
+METER_BASE, METER_FINETUNED = "images_base", "images_finetuned"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    prediction_id: str
+    results: list
+    cold: bool
+
+
+def _payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel, inputs: PredictInput,
+             prediction_id: str, mode: str, request_id: str) -> dict:
+    images = inputs.images
+    return {
+        "tenant_id": tenant.pk, "prediction_id": prediction_id, "mode": mode,
+        "model": served.payload(), "top_k": inputs.top_k,
+        "meter": METER_BASE if served.is_base else METER_FINETUNED,
+        "api_key_ref": principal.api_key_public_id, "request_id": request_id,
+        "shape": list(images.shape), "images": base64.b64encode(images.tobytes()).decode(),
+    }
+
+
+def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: ServedModel,
+                        inputs: PredictInput, request_id: str = "") -> SyncResult:
+    """Queue the images and wait for the worker; it stores and meters the prediction."""
+    prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
+    result = app.send_task(PREDICT_TASK, args=[_payload(tenant, principal, served, inputs,
+                                                        prediction_id, "sync", request_id)])
+    try:
+        answer = result.get(timeout=settings.INFERENCE_SYNC_TIMEOUT_S, propagate=False)
+        result.forget()  # the answer is ours alone; do not keep it in Redis for an hour
+    except CeleryTimeout:
+        raise ApiError(f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
+                       f" s; it is still running as {prediction_id}: poll "
+                       f"GET /v1/predictions/{prediction_id}.", code="prediction_timeout",
+                       status=504) from None
+    if not isinstance(answer, dict) or answer.get("status") != Prediction.Status.SUCCEEDED:
+        raise ApiError("The prediction failed on the inference worker.",
+                       code="prediction_failed", status=500)
+    return SyncResult(prediction_id=prediction_id, results=answer["results"],
+                      cold=bool(answer.get("cold")))
+
+
+def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: ServedModel,
+                            inputs: PredictInput, request_id: str = "") -> Prediction:
+    with transaction.atomic():
+        prediction = Prediction.objects.create(
+            tenant=tenant, model_ref=served.public_id, image_count=len(inputs.images),
+            top_k=inputs.top_k, api_key_ref=principal.api_key_public_id)
+        payload = _payload(tenant, principal, served, inputs, prediction.public_id, "async",
+                           request_id)
+        transaction.on_commit(lambda: app.send_task(PREDICT_TASK, args=[payload]))
+    return prediction
+
+
+@transaction.atomic
+def model_version_activate(tenant: Tenant, *, actor, version: ModelVersion) -> ModelVersion:
+    """Serve ``version`` under its family alias; the previous one stays for rollback."""
+    family = ModelVersion.objects.select_for_update().filter(tenant=tenant, family=version.family)
+    previous = [v.public_id for v in family if v.is_active and v.pk != version.pk]
+    family.exclude(pk=version.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+    version.is_active = True
+    audit(tenant, actor=actor, action="model.activated", target=version.public_id,
+          family=version.family, previous=previous)
+    return version
+
+
+FAMILY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+
+@transaction.atomic
+def model_version_create(tenant: Tenant, *, actor, family: str, base_model, kind: str,
+                         artifact_dir: Path, labels: list[str], input_shape: list[int],
+                         checksum: str, metrics: dict | None = None,
+                         source: dict | None = None) -> ModelVersion:
+    """Store a trained artifact under the tenant and register it as the family's next version.
+
+    The first version of a family becomes active; later ones wait for an explicit
+    activation (older versions stay for rollback).
+    """
+    if not re.match(FAMILY_PATTERN, family):
+        raise InvalidRequest("A model family is 1-64 lowercase letters, digits or '-'.",
+                             param="suffix")
+    latest = (ModelVersion.objects.select_for_update().filter(tenant=tenant, family=family)
+              .order_by("-version").first())
+    version = ModelVersion(tenant=tenant, family=family, version=(latest.version + 1) if latest
+                           else 1, base_model=base_model, kind=kind, checksum=checksum,
+                           labels=labels, input_shape=input_shape, metrics=metrics or {},
+                           source=source or {}, is_active=latest is None)
+    version.public_id = new_public_id(ModelVersion.PUBLIC_ID_PREFIX)
+    version.artifact_key = tenant_key(tenant, "models", version.public_id)
+    for path in sorted(Path(artifact_dir).iterdir()):
+        if path.is_file():
+            with path.open("rb") as handle:
+                default_storage.save(f"{version.artifact_key}/{path.name}", File(handle))
+    version.save()
+    audit(tenant, actor=actor, action="model.created", target=version.public_id,
+          family=family, version=version.version, kind=kind)
+    return version
