@@ -11,5 +11,6 @@ urlpatterns = [
     path("v1/", include("tenants.urls")),
     path("v1/", include("billing.urls")),
     path("v1/", include("inference.urls")),
+    path("v1/", include("training.urls")),
     path("admin/", admin.site.urls),
 ]

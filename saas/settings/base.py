@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "tenants",
     "billing",
     "inference",
+    "training",
 ]
 
 MIDDLEWARE = [
