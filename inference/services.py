@@ -36,8 +36,10 @@ class SyncResult:
     cold: bool
 
 
-def _payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel, inputs: PredictInput,
-             prediction_id: str, mode: str, request_id: str) -> dict:
+def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
+                    inputs: PredictInput, prediction_id: str, mode: str,
+                    request_id: str) -> dict:
+    """The ``inference.predict`` task's JSON: ids, the model's location, uint8 pixels."""
     images = inputs.images
     return {
         "tenant_id": tenant.pk, "prediction_id": prediction_id, "mode": mode,
@@ -52,7 +54,7 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
                         inputs: PredictInput, request_id: str = "") -> SyncResult:
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    result = app.send_task(PREDICT_TASK, args=[_payload(tenant, principal, served, inputs,
+    result = app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
                                                         prediction_id, "sync", request_id)])
     try:
         answer = result.get(timeout=settings.INFERENCE_SYNC_TIMEOUT_S, propagate=False)
@@ -75,7 +77,7 @@ def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: 
         prediction = Prediction.objects.create(
             tenant=tenant, model_ref=served.public_id, image_count=len(inputs.images),
             top_k=inputs.top_k, api_key_ref=principal.api_key_public_id)
-        payload = _payload(tenant, principal, served, inputs, prediction.public_id, "async",
+        payload = predict_payload(tenant, principal, served, inputs, prediction.public_id, "async",
                            request_id)
         transaction.on_commit(lambda: app.send_task(PREDICT_TASK, args=[payload]))
     return prediction

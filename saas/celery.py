@@ -17,7 +17,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 # The longest a task may stay unacknowledged before Redis hands it to another
 # worker: longer than the longest fine-tune a plan allows (see training).
-VISIBILITY_TIMEOUT_S = 6 * 3600
+VISIBILITY_TIMEOUT_S = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", 6 * 3600))
 
 app.conf.update(
     task_serializer="json",
