@@ -82,7 +82,8 @@ class InferenceRuntime:
                 for items in ranked])
 
     def _finish(self, jobs: list[Job]) -> None:
-        record_outcomes([(job.payload, job.result) for job in jobs])
+        if settings.INFERENCE_METERING:
+            record_outcomes([(job.payload, job.result) for job in jobs])
         for job in jobs:
             job.future.set_result(job.result)
 

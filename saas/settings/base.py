@@ -176,6 +176,9 @@ INFERENCE_SYNC_TIMEOUT_S = env.float("INFERENCE_SYNC_TIMEOUT_S", default=30.0)
 INFERENCE_MAX_BATCH_IMAGES = env.int("INFERENCE_MAX_BATCH_IMAGES", default=128)
 INFERENCE_MAX_WAIT_MS = env.float("INFERENCE_MAX_WAIT_MS", default=2.0)
 INFERENCE_CACHE_BYTES = env.int("INFERENCE_CACHE_BYTES", default=512 * 1024 * 1024)
+# Benchmarks only (bench/inference.py measures what metering costs); production
+# settings refuse to turn it off.
+INFERENCE_METERING = env.bool("INFERENCE_METERING", default=True)
 # Multipart bodies: Django keeps files up to this size in memory, larger on disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024  # JSON with base64 images counts here

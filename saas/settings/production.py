@@ -9,6 +9,9 @@ os.environ.setdefault("API_KEY_ENVIRONMENT", "live")
 
 from .base import *  # noqa: E402,F403
 
+if not INFERENCE_METERING:  # noqa: F405
+    raise config.ConfigurationError("INFERENCE_METERING=false is for benchmarks only.")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -44,3 +44,13 @@ class ApiKeyDetail(TenantAPIView):
         key = selectors.api_key_get(self.tenant, public_id=key_id)
         return respond(api_key_data(services.api_key_revoke(self.tenant, actor=self.principal,
                                                             key=key)))
+
+
+class Ping(TenantAPIView):
+    """Answers at once: checks a key works (and is the framework's own ceiling in benches)."""
+
+    required_scopes = {"GET": None}
+
+    @extend_schema(operation_id="ping", responses={200: {"type": "object"}})
+    def get(self, request):
+        return respond({"object": "ping", "organization": self.tenant.public_id})

@@ -73,4 +73,4 @@ LIST_ROUTES: dict[str, Callable] = {
 }
 
 # Routes that are not tenant data at all.
-PUBLIC_ROUTES = {"v1/openapi.json"}
+PUBLIC_ROUTES = {"v1/openapi.json", "v1/ping"}

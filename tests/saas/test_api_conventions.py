@@ -101,3 +101,11 @@ def test_openapi_document_and_docs_page(db):
     assert "ApiKey" in document["components"]["securitySchemes"]
     docs = client.get("/docs/")
     assert docs.status_code == 200 and b"redoc" in docs.content.lower()
+
+
+def test_ping_answers_any_valid_key_with_its_organisation(tenant_a):
+    _, client = tenant_a.new_key(["predict"])
+    response = client.get("/v1/ping")
+    assert response.status_code == 200
+    assert response.json() == {"object": "ping", "organization": tenant_a.tenant.public_id}
+    assert APIClient().get("/v1/ping").status_code == 401

@@ -24,8 +24,11 @@ def _processes(port: int) -> dict[str, list[str]]:
         "web": [python, "-m", "gunicorn", "saas.wsgi:application", "--bind",
                 f"0.0.0.0:{port}", "--workers", web_workers, "--threads", "8",
                 "--access-logfile", "-", "--graceful-timeout", "10"],
+        # Threads, not prefork: TensorFlow is not fork-safe, and the threads feed
+        # one in-process batcher (inference.runtime.batcher).
         "inference": [*celery, "worker", "-Q", "inference", "-n", "inference@%h",
-                      "--concurrency", "1", "--loglevel", "INFO"],
+                      "--pool", "threads", "--concurrency",
+                      os.environ.get("INFERENCE_CONCURRENCY", "32"), "--loglevel", "INFO"],
         "training": [*celery, "worker", "-Q", "training", "-n", "training@%h",
                      "--concurrency", "1", "--loglevel", "INFO"],
         "default": [*celery, "worker", "-Q", "default", "-n", "default@%h",
@@ -44,6 +47,7 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, **options):
         embedded_services = not os.environ.get("DATABASE_URL")
         call_command("setup_database", verbosity=0)
+        call_command("ensure_base_model", verbosity=1)
         children = {name: subprocess.Popen(command, start_new_session=True)
                     for name, command in _processes(port).items()}
         self._banner(port, embedded_services)
