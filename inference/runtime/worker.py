@@ -36,7 +36,9 @@ class ModelLoadError(Exception):
 class InferenceRuntime:
     def __init__(self) -> None:
         self.engine = ServingEngine(memory_budget=settings.INFERENCE_CACHE_BYTES)
-        self._load_lock = threading.Lock()
+        # The engine is not thread-safe: loads (warm-up, task threads) and the
+        # compute thread's forward passes take turns.
+        self._engine_lock = threading.RLock()
         self.batcher = Batcher(self._compute, self._finish,
                                max_images=settings.INFERENCE_MAX_BATCH_IMAGES,
                                max_wait_s=settings.INFERENCE_MAX_WAIT_MS / 1000)
@@ -47,7 +49,7 @@ class InferenceRuntime:
         """Load ``model`` (and its base) unless cached; return True if it was cold."""
         if self.engine.is_loaded(model["id"]):
             return False
-        with self._load_lock:
+        with self._engine_lock:
             if self.engine.is_loaded(model["id"]):
                 return False
             try:
@@ -61,6 +63,10 @@ class InferenceRuntime:
     # -- the two batch stages ------------------------------------------------------------
 
     def _compute(self, jobs: list[Job]) -> None:
+        with self._engine_lock:
+            self._compute_locked(jobs)
+
+    def _compute_locked(self, jobs: list[Job]) -> None:
         runnable = []
         for job in jobs:
             try:
