@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -16,6 +15,7 @@ from django.db import transaction
 
 from inference.inputs import PredictInput
 from inference.models import ModelVersion, Prediction
+from inference.replies import wait_reply
 from inference.selectors import ServedModel
 from saas.celery import app
 from saas.errors import ApiError, InvalidRequest
@@ -54,16 +54,14 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
                         inputs: PredictInput, request_id: str = "") -> SyncResult:
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    result = app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
-                                                        prediction_id, "sync", request_id)])
-    try:
-        answer = result.get(timeout=settings.INFERENCE_SYNC_TIMEOUT_S, propagate=False)
-        result.forget()  # the answer is ours alone; do not keep it in Redis for an hour
-    except CeleryTimeout:
+    app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
+                                                      prediction_id, "sync", request_id)])
+    answer = wait_reply(prediction_id, settings.INFERENCE_SYNC_TIMEOUT_S)
+    if answer is None:
         raise ApiError(f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
                        f" s; it is still running as {prediction_id}: poll "
                        f"GET /v1/predictions/{prediction_id}.", code="prediction_timeout",
-                       status=504) from None
+                       status=504)
     if not isinstance(answer, dict) or answer.get("status") != Prediction.Status.SUCCEEDED:
         raise ApiError("The prediction failed on the inference worker.",
                        code="prediction_failed", status=500)

@@ -8,16 +8,17 @@ from saas.celery import app
 
 
 @app.task(name="inference.predict", acks_late=True, reject_on_worker_lost=True,
-          ignore_result=False)
-def predict(payload: dict) -> dict:
-    """Run one request through the batching runtime; it stores and meters the result.
+          ignore_result=True)
+def predict(payload: dict) -> None:
+    """Run one request through the batching runtime; it stores and meters the result
+    and, for a synchronous call, pushes the reply the web process waits for.
 
     Idempotent: a redelivered payload rewrites the same prediction and its usage
     key is already in the ledger.
     """
     from inference.runtime.worker import runtime
 
-    return runtime().predict(payload, timeout_s=settings.INFERENCE_SYNC_TIMEOUT_S)
+    runtime().predict(payload, timeout_s=settings.INFERENCE_SYNC_TIMEOUT_S)
 
 
 @worker_ready.connect

@@ -62,6 +62,17 @@ def ensure_postgres() -> PostgresServer:
     return PostgresServer(host=str(info.socket_dir), port=int(info.port or 5432))
 
 
+def postgres_running() -> bool:
+    pid_file = VAR_DIR / "pg" / "postmaster.pid"
+    return pid_file.exists() and _pid_alive(int(pid_file.read_text().split()[0]))
+
+
+def redis_running() -> bool:
+    pid_file = VAR_DIR / "redis" / "redis.pid"
+    return pid_file.exists() and bool(pid_file.read_text().strip()) and \
+        _pid_alive(int(pid_file.read_text()))
+
+
 def stop_postgres() -> None:
     pid_file = VAR_DIR / "pg" / "postmaster.pid"
     if pid_file.exists():

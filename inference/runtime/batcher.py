@@ -39,6 +39,7 @@ class Batcher:
         self._incoming: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._computed: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
         self.batch_sizes: list[int] = []  # recent batch sizes, for tests and stats
+        self._last_jobs = 0
         threading.Thread(target=self._compute_loop, name="batcher-compute", daemon=True).start()
         threading.Thread(target=self._finish_loop, name="batcher-finish", daemon=True).start()
 
@@ -49,7 +50,10 @@ class Batcher:
     def _collect(self) -> list[Job]:
         jobs = [self._incoming.get()]
         images = len(jobs[0].images)
-        deadline = time.monotonic() + self.max_wait_s
+        # Wait for company only under load (the last batch had several jobs): a
+        # lone caller should not pay max_wait_s.
+        wait = self.max_wait_s if self._last_jobs > 1 else 0.0
+        deadline = time.monotonic() + wait
         while images < self.max_images:
             remaining = deadline - time.monotonic()
             try:
@@ -60,6 +64,7 @@ class Batcher:
             jobs.append(job)
             images += len(job.images)
         self.batch_sizes = [*self.batch_sizes[-99:], images]
+        self._last_jobs = len(jobs)
         return jobs
 
     def _compute_loop(self) -> None:

@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 import numpy as np
 from django.conf import settings
 
+from inference.replies import send_reply
 from inference.runtime.batcher import Batcher, Job
 from inference.runtime.metering import record_outcomes
 
@@ -91,6 +92,8 @@ class InferenceRuntime:
         if settings.INFERENCE_METERING:
             record_outcomes([(job.payload, job.result) for job in jobs])
         for job in jobs:
+            if job.payload["mode"] == "sync":
+                send_reply(job.payload["prediction_id"], job.result)
             job.future.set_result(job.result)
 
     # -- the task's entry point ----------------------------------------------------------
@@ -101,9 +104,14 @@ class InferenceRuntime:
         job = Job(payload=payload, images=images.reshape(shape))
         try:
             return self.batcher.submit(job).result(timeout=timeout_s)
-        except FutureTimeout:
-            raise TimeoutError(f"prediction {payload['prediction_id']} exceeded "
-                               f"{timeout_s:g} s") from None
+        except Exception as exc:
+            if payload["mode"] == "sync":  # do not leave the caller waiting for its timeout
+                send_reply(payload["prediction_id"], {"status": "failed", "error": {
+                    "code": "internal_error", "message": "the prediction failed"}})
+            if isinstance(exc, FutureTimeout):
+                raise TimeoutError(f"prediction {payload['prediction_id']} exceeded "
+                                   f"{timeout_s:g} s") from None
+            raise
 
 
 _runtime: InferenceRuntime | None = None

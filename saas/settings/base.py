@@ -182,3 +182,6 @@ INFERENCE_METERING = env.bool("INFERENCE_METERING", default=True)
 # Multipart bodies: Django keeps files up to this size in memory, larger on disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024  # JSON with base64 images counts here
+
+# --- training (defaults and the rest in training/conf.py)
+TRAINING_MAX_JOB_SECONDS = env.int("TRAINING_MAX_JOB_SECONDS", default=4 * 3600)

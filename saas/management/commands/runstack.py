@@ -46,6 +46,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, **options):
         embedded_services = not os.environ.get("DATABASE_URL")
+        # Stop on exit only the engines this command started (tests or another
+        # stack may share ones that were already running).
+        started_pg = embedded_services and not embedded.postgres_running()
+        started_redis = not os.environ.get("REDIS_URL") and not embedded.redis_running()
         call_command("setup_database", verbosity=0)
         call_command("ensure_base_model", verbosity=1)
         children = {name: subprocess.Popen(command, start_new_session=True)
@@ -66,8 +70,9 @@ class Command(BaseCommand):
                 break
             time.sleep(0.5)
         self._shutdown(children)
-        if embedded_services and not os.environ.get("MODELHOUSE_KEEP_SERVICES"):
+        if started_redis:
             embedded.stop_redis()
+        if started_pg:
             embedded.stop_postgres()
         self.stdout.write("Stopped.")
 
