@@ -7,6 +7,7 @@ worker verifies every checksum when it loads the weights.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from inference.models import BaseModel
 from inference.selectors import SERVING_HEAD_DIR
 
 METADATA_FILE, REPORT_FILE = "metadata.json", "report.json"
+# Never an id prefix (no "_"), so a name and an id cannot be confused.
+BASE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,99}$")
 DEFAULT_BASE_DIR = Path("base_models")
 
 
@@ -42,11 +45,14 @@ def base_model_register(directory: Path, *, name: str | None = None) -> BaseMode
     if metadata.get("kind") != "base":
         raise ValueError(f"{directory} holds a {metadata.get('kind')!r} artifact, not a base")
     head = directory / SERVING_HEAD_DIR
+    name = name or metadata.get("name") or directory.name
+    if not BASE_NAME.match(name):
+        raise ValueError(f"base model name {name!r}: use lowercase letters, digits, '.' and '-'")
     labels = _read_json(head / METADATA_FILE)["labels"] if head.exists() else []
     report_path = directory / REPORT_FILE
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     base, _ = BaseModel.objects.update_or_create(
-        name=name or metadata.get("name") or directory.name,
+        name=name,
         defaults={"checksum": metadata["checksums"]["model.keras"],
                   "artifact_path": _stored_path(directory),
                   "labels": labels, "input_shape": metadata["input_shape"],

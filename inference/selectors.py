@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import Q
 
 from inference.models import BaseModel, ModelVersion, Prediction
 from saas.errors import InvalidRequest, NotFound
@@ -77,13 +78,13 @@ def model_resolve(tenant: Tenant, *, model_id: str) -> ServedModel:
 
     Another tenant's model is "not found", exactly like a missing one.
     """
-    versions = ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
-    version = versions.filter(public_id=model_id).first() or \
-        versions.filter(family=model_id, is_active=True).first()
+    # Two queries at most; ids (mdl_…) and names cannot collide (families and
+    # base names never start with an id prefix), so one row matches at most.
+    version = (ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
+               .filter(Q(public_id=model_id) | Q(family=model_id, is_active=True)).first())
     if version is not None:
         return _served_version(version)
-    base = BaseModel.objects.filter(public_id=model_id).first() or \
-        BaseModel.objects.filter(name=model_id).first()
+    base = BaseModel.objects.filter(Q(public_id=model_id) | Q(name=model_id)).first()
     if base is not None:
         return served_base(base)
     raise NotFound.for_id("model", model_id, param="id")

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 # Before TensorFlow initialises: take GPU memory as needed, not all at start.
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # keep the worker log readable
 
 from ml.artifacts import ArtifactError, load_artifact  # noqa: E402
 from ml.serving import ServingEngine, top_k  # noqa: E402
