@@ -5,9 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing import enforcement
 from billing.models import UsageEvent
 from tenants.ids import new_public_id
 from tenants.models import Tenant
+
+_COLUMNS = (
+    "tenant_id",
+    "public_id",
+    "created_at",
+    "meter",
+    "quantity",
+    "occurred_at",
+    "idempotency_key",
+    "source",
+    "model_ref",
+    "api_key_ref",
+)
+_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
 
 
 @dataclass(frozen=True)
@@ -21,15 +39,40 @@ class UsageDraft:
     api_key_ref: str = ""
 
 
-def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> None:
-    """Append ``drafts`` to the ledger in one statement.
+def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> int:
+    """Append ``drafts`` to the ledger in one statement; returns how many were new.
 
     Call it inside the transaction that stores what was metered, so the fact and
     its usage commit together.  Repeats of a key are ignored by the unique
-    constraint (never check-then-insert).
+    constraint (never check-then-insert).  After commit, the rows really
+    inserted are added to the running spend totals (billing.enforcement).
     """
-    rows = [UsageEvent(tenant=tenant, public_id=new_public_id(UsageEvent.PUBLIC_ID_PREFIX),
-                       meter=d.meter, quantity=d.quantity, occurred_at=d.occurred_at,
-                       idempotency_key=d.idempotency_key, source=d.source,
-                       model_ref=d.model_ref, api_key_ref=d.api_key_ref) for d in drafts]
-    UsageEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    if not drafts:
+        return 0
+    now = timezone.now()
+    params: list = []
+    for d in drafts:
+        params += [
+            tenant.pk,
+            new_public_id(UsageEvent.PUBLIC_ID_PREFIX),
+            now,
+            d.meter,
+            d.quantity,
+            d.occurred_at,
+            d.idempotency_key,
+            d.source,
+            d.model_ref,
+            d.api_key_ref,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO billing_usageevent ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed
+            f"VALUES {', '.join([_ROW] * len(drafts))} "
+            "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING "
+            "RETURNING meter, quantity, occurred_at, api_key_ref",
+            params,
+        )
+        inserted = cursor.fetchall()
+    if inserted:
+        transaction.on_commit(lambda: enforcement.count_usage(tenant.pk, inserted))
+    return len(inserted)

@@ -13,6 +13,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from billing.enforcement import ensure_billable
+from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
 from inference.inputs import PredictInput
 from inference.models import ModelVersion, Prediction
 from inference.replies import wait_reply
@@ -26,7 +28,7 @@ from tenants.models import Tenant
 from tenants.storage import tenant_key
 
 PREDICT_TASK = "inference.predict"
-METER_BASE, METER_FINETUNED = "images_base", "images_finetuned"
+METER_BASE, METER_FINETUNED = IMAGES_BASE, IMAGES_FINETUNED
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,13 @@ class SyncResult:
     prediction_id: str
     results: list
     cold: bool
+
+
+def _ensure_billable(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
+                     inputs: PredictInput) -> None:
+    """Spend cap, key quota and account status: a 402 before anything is queued."""
+    ensure_billable(tenant, meter=METER_BASE if served.is_base else METER_FINETUNED,
+                    quantity=len(inputs.images), api_key_ref=principal.api_key_public_id)
 
 
 def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
@@ -53,6 +62,7 @@ def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel
 def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: ServedModel,
                         inputs: PredictInput, request_id: str = "") -> SyncResult:
     """Queue the images and wait for the worker; it stores and meters the prediction."""
+    _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
     app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
                                                       prediction_id, "sync", request_id)])
@@ -71,6 +81,7 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
 
 def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: ServedModel,
                             inputs: PredictInput, request_id: str = "") -> Prediction:
+    _ensure_billable(tenant, principal, served, inputs)
     with transaction.atomic():
         prediction = Prediction.objects.create(
             tenant=tenant, model_ref=served.public_id, image_count=len(inputs.images),

@@ -132,6 +132,11 @@ SPECTACULAR_SETTINGS = {
         },
     },
     "SECURITY": [{"ApiKey": []}],
+    # Error bodies, headers, list envelopes and the Stripe webhook: see saas/openapi.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "saas.openapi.document_conventions",
+    ],
 }
 
 # --- product settings

@@ -9,6 +9,8 @@ os.environ.setdefault("API_KEY_ENVIRONMENT", "live")
 
 from .base import *  # noqa: E402,F403
 
+if BILLING_PROVIDER == "stripe":  # noqa: F405
+    config.require("STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRETS")
 if not INFERENCE_METERING:  # noqa: F405
     raise config.ConfigurationError("INFERENCE_METERING=false is for benchmarks only.")
 

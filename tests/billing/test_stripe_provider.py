@@ -27,12 +27,6 @@ GOOD_CARD = "4242424242424242"
 DECLINED_ON_CHARGE_CARD = "4000000000000341"  # attaches fine, every charge fails
 
 
-@pytest.fixture(scope="module")
-def localstripe_url():
-    with running_localstripe() as url:
-        yield url
-
-
 @pytest.fixture
 def provider(localstripe_url) -> StripeBillingProvider:
     return StripeBillingProvider(

@@ -7,8 +7,13 @@ from billing.usage import UsageDraft, usage_record
 
 
 def _draft(key: str, quantity: int = 1) -> UsageDraft:
-    return UsageDraft(meter="images_base", quantity=quantity, occurred_at=timezone.now(),
-                      idempotency_key=key, source="prediction:pred_x")
+    return UsageDraft(
+        meter="images_base",
+        quantity=quantity,
+        occurred_at=timezone.now(),
+        idempotency_key=key,
+        source="prediction:pred_x",
+    )
 
 
 def test_recording_the_same_key_twice_counts_once(tenant_a):
@@ -16,7 +21,10 @@ def test_recording_the_same_key_twice_counts_once(tenant_a):
         usage_record(tenant_a.tenant, [_draft("a", 3), _draft("b", 2)])
         usage_record(tenant_a.tenant, [_draft("a", 3), _draft("c", 1)])
         assert sorted(UsageEvent.objects.values_list("idempotency_key", "quantity")) == [
-            ("a", 3), ("b", 2), ("c", 1)]
+            ("a", 3),
+            ("b", 2),
+            ("c", 1),
+        ]
 
 
 def test_same_key_in_two_tenants_is_two_facts(tenant_a, tenant_b):

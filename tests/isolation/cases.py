@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from billing.models import UsageEvent
 from inference.models import ModelVersion, Prediction
 from tenants.models import ApiKey, AuditEvent
+from tests.billing import isolation_cases as billing
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,41 @@ def _prediction(handle) -> dict:
     return {"prediction_id": prediction.public_id}
 
 
+def _dataset(handle) -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.training.helpers import dataset_files, zip_bytes
+    from training.services.datasets import dataset_create
+    from training.tasks import validate_dataset
+
+    archive = SimpleUploadedFile("pets.zip", zip_bytes(dataset_files({"cat": 5, "dog": 5})))
+    with handle.context():
+        dataset = dataset_create(handle.tenant, actor=handle.owner, upload=archive)
+    validate_dataset(handle.tenant.pk, dataset.public_id)
+    return {"dataset_id": dataset.public_id}
+
+
+def _fine_tune(handle) -> dict:
+    from inference.registry import base_model_register, committed_base_dirs
+    from training.services.fine_tunes import fine_tune_create
+
+    base_model_register(committed_base_dirs()[0])
+    dataset_id = _dataset(handle)["dataset_id"]
+    with handle.context():
+        job = fine_tune_create(handle.tenant, actor=handle.owner, dataset_id=dataset_id)
+    return {"job_id": job.public_id}
+
+
+def _training_state(handle):
+    from training.models import Dataset, FineTuneEvent, FineTuneJob
+
+    with handle.context():
+        return (_state(handle), sorted(Dataset.objects.values_list("public_id", "status")),
+                sorted(FineTuneJob.objects.values_list("public_id", "status",
+                                                       "cancel_requested_at")),
+                FineTuneEvent.objects.count())
+
+
 CASES: list[Case] = [
     Case("GET", "v1/api-keys/<str:key_id>", _key, _state),
     Case("DELETE", "v1/api-keys/<str:key_id>", _key, _state),
@@ -64,13 +100,28 @@ CASES: list[Case] = [
     Case("POST", "v1/predictions", _model, _state,
          lambda p: {"model": p["model_id"], "inputs": [{"image_base64": "aGVsbG8="}]}),
     Case("GET", "v1/predictions/<str:prediction_id>", _prediction, _state),
+    Case("GET", "v1/datasets/<str:dataset_id>", _dataset, _training_state),
+    Case("DELETE", "v1/datasets/<str:dataset_id>", _dataset, _training_state),
+    Case("POST", "v1/fine-tunes", _dataset, _training_state,
+         lambda p: {"dataset": p["dataset_id"]}),
+    Case("GET", "v1/fine-tunes/<str:job_id>", _fine_tune, _training_state),
+    Case("POST", "v1/fine-tunes/<str:job_id>/cancel", _fine_tune, _training_state),
+    Case("GET", "v1/fine-tunes/<str:job_id>/events", _fine_tune, _training_state),
 ]
 
 # Listing with B's key must show none of A's objects.
 LIST_ROUTES: dict[str, Callable] = {
     "v1/api-keys": lambda handle: [handle.key.public_id],
     "v1/models": lambda handle: [_model(handle)["model_id"]],
+    "v1/datasets": lambda handle: [_dataset(handle)["dataset_id"]],
+    "v1/fine-tunes": lambda handle: [_fine_tune(handle)["job_id"]],
 }
 
-# Routes that are not tenant data at all.
-PUBLIC_ROUTES = {"v1/openapi.json", "v1/ping"}
+CASES += [Case(method, route, billing.make_invoice, billing.state, body)
+          for method, route, body in billing.ROUTES]
+LIST_ROUTES["v1/invoices"] = billing.list_ids
+
+# Routes that take no object id and list no objects: not tenant data at all
+# (schema, ping, Stripe's webhook), or aggregates whose own tests check that
+# another tenant's rows never count (usage: tests/billing/test_api.py).
+NO_OBJECT_ROUTES = {"v1/openapi.json", "v1/ping"} | billing.NOT_OBJECT_ROUTES

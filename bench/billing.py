@@ -1,0 +1,220 @@
+"""Billing at scale: rollup and period close against a raw aggregate of the same rows.
+
+Creates its own database (``modelhouse_bench_billing``, migrated as the owner
+like the tests), loads usage events for many tenants into the ledger with
+COPY, then times in one run:
+
+* a single raw ``SELECT tenant_id, meter, sum(quantity) … GROUP BY tenant_id,
+  meter`` over the ledger (the reference; best of two runs, before and after);
+* ``rollup_usage()`` — the hourly rollup job, here over the whole load;
+* ``close_period()`` — rating every tenant's month into invoices and lines;
+
+and prints each with its ratio to the reference (target: rollup + close <= 3x).
+It also times the warm ``ensure_billable`` check on the predict path.
+
+Run: ``.venv/bin/python bench/billing.py [--events 1000000] [--tenants 1000] [--hours 24]``.
+``--hours`` spreads each tenant's events over that many hours of last month:
+rollups have one row per tenant, hour, meter, model and key, so it sets how
+much the rollup compresses the ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.test")
+os.environ["MODELHOUSE_DB_NAME"] = os.environ.get("BENCH_DB_NAME", "modelhouse_bench_billing")
+os.environ.setdefault("MODELHOUSE_REDIS_DB_OFFSET", "12")
+os.environ["BILLING_LEDGER_LAG_S"] = "0"
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg2  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+
+from billing.closing import close_period  # noqa: E402
+from billing.enforcement import ensure_billable  # noqa: E402
+from billing.models import Invoice, InvoiceLine, UsageRollup  # noqa: E402
+from billing.periods import period_containing  # noqa: E402
+from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS  # noqa: E402
+from billing.rollup import rollup_usage  # noqa: E402
+from saas import config  # noqa: E402
+from saas.database_setup import ensure_roles_and_database  # noqa: E402
+from tenants.models import Tenant  # noqa: E402
+from tenants.scoping import unscoped  # noqa: E402
+
+RAW_AGGREGATE = (
+    "SELECT tenant_id, meter, sum(quantity) FROM billing_usageevent GROUP BY tenant_id, meter"
+)
+_COLUMNS = (
+    "tenant_id",
+    "public_id",
+    "created_at",
+    "meter",
+    "quantity",
+    "occurred_at",
+    "idempotency_key",
+    "source",
+    "model_ref",
+    "api_key_ref",
+)
+
+
+def fresh_database() -> dict:
+    plan = config.database_plan()
+    ensure_roles_and_database(plan.admin, plan.owner, plan.app, recreate=True)
+    call_command("migrate", database="owner", interactive=False, verbosity=0)
+    connections["owner"].close()
+    return plan.admin
+
+
+def make_tenants(count: int) -> list[int]:
+    Tenant.objects.bulk_create(
+        [Tenant(name=f"Bench {n}", plan="payg") for n in range(count)], batch_size=1000
+    )
+    return list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def ledger_csv(tenant_ids: list[int], events: int, hours: int, start: datetime) -> io.StringIO:
+    """Each tenant: two models, two keys; mostly base images, some fine-tuned, a little training."""
+    rng = random.Random(7)
+    created = datetime.now(UTC) - timedelta(minutes=5)
+    per_tenant = events // len(tenant_ids)
+    buffer = io.StringIO()
+    write = buffer.write
+    n = 0
+    for tenant_id in tenant_ids:
+        for _ in range(per_tenant):
+            draw = rng.random()
+            if draw < 0.6:
+                meter, quantity, model = IMAGES_BASE, rng.randint(1, 4), "mdl_base"
+            elif draw < 0.95:
+                meter, quantity, model = IMAGES_FINETUNED, rng.randint(1, 4), f"mdl_{tenant_id}"
+            else:
+                meter, quantity, model = TRAINING_SECONDS, rng.randint(60, 600), f"ft_{tenant_id}"
+            occurred = start + timedelta(seconds=rng.randrange(hours * 3600))
+            key = f"key_{tenant_id}_{rng.randint(1, 2)}"
+            write(
+                f"{tenant_id}\tue_{n}\t{created.isoformat()}\t{meter}\t{quantity}\t"
+                f"{occurred.isoformat()}\tbench-{n}\tbench\t{model}\t{key}\n"
+            )
+            n += 1
+    buffer.seek(0)
+    return buffer
+
+
+def load(admin: dict, data: io.StringIO) -> None:
+    # The superuser loads the fixture (COPY is refused under row-level security);
+    # everything measured runs as the restricted app role.
+    pg = psycopg2.connect(
+        dbname=os.environ["MODELHOUSE_DB_NAME"],
+        user=admin["USER"],
+        host=admin["HOST"],
+        port=admin["PORT"],
+        password=admin.get("PASSWORD") or None,
+    )
+    pg.autocommit = True
+    try:
+        with pg.cursor() as cursor:
+            cursor.copy_expert(f"COPY billing_usageevent ({', '.join(_COLUMNS)}) FROM STDIN", data)
+            cursor.execute("VACUUM ANALYZE billing_usageevent")
+    finally:
+        pg.close()
+
+
+def raw_aggregate() -> tuple[float, int]:
+    with unscoped(reason="bench: raw aggregate"), connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(RAW_AGGREGATE)
+        rows = len(cursor.fetchall())
+        return time.perf_counter() - started, rows
+
+
+def timed(action):
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def enforcement_latency(tenant_ids: list[int], calls: int = 5000) -> tuple[float, float]:
+    tenants = list(Tenant.objects.filter(pk__in=tenant_ids[:50]))
+    for tenant in tenants:
+        ensure_billable(tenant, meter=IMAGES_BASE, quantity=1)  # seed
+    samples = []
+    for n in range(calls):
+        tenant = tenants[n % len(tenants)]
+        started = time.perf_counter()
+        ensure_billable(tenant, meter=IMAGES_BASE, quantity=1, api_key_ref="key_x")
+        samples.append(time.perf_counter() - started)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--tenants", type=int, default=1_000)
+    parser.add_argument("--hours", type=int, default=24)
+    args = parser.parse_args()
+    period = period_containing(datetime.now(UTC)).previous()
+
+    admin = fresh_database()
+    tenant_ids = make_tenants(args.tenants)
+    generate_s, data = timed(lambda: ledger_csv(tenant_ids, args.events, args.hours, period.start))
+    load_s, _ = timed(lambda: load(admin, data))
+    print(
+        f"ledger: {args.events:,} events, {args.tenants:,} tenants, {args.hours} h "
+        f"(generated in {generate_s:.1f} s, COPY + ANALYZE in {load_s:.1f} s, "
+        f"{args.events / load_s:,.0f} events/s)"
+    )
+
+    raw_before, groups = raw_aggregate()
+    rollup_s, rolled = timed(rollup_usage)
+    close_s, closed = timed(lambda: close_period(period))
+    raw_after, _ = raw_aggregate()
+    raw_s = min(raw_before, raw_after)
+
+    with unscoped(reason="bench: count results"):
+        invoices, lines = Invoice.objects.count(), InvoiceLine.objects.count()
+        rollups = UsageRollup.objects.count()
+    print(
+        f"raw GROUP BY tenant, meter : {raw_s * 1000:8.0f} ms  ({groups:,} groups; "
+        f"runs {raw_before * 1000:.0f} / {raw_after * 1000:.0f} ms)"
+    )
+    print(
+        f"rollup                     : {rollup_s * 1000:8.0f} ms  {rollup_s / raw_s:5.2f}x  "
+        f"({rolled.rows:,} rollup rows)"
+    )
+    print(
+        f"period close               : {close_s * 1000:8.0f} ms  {close_s / raw_s:5.2f}x  "
+        f"({len(closed.created):,} invoices, {lines:,} lines)"
+    )
+    total = rollup_s + close_s
+    verdict = "meets" if total <= 3 * raw_s else "MISSES"
+    print(
+        f"rollup + close             : {total * 1000:8.0f} ms  {total / raw_s:5.2f}x  "
+        f"({verdict} the 3x target)"
+    )
+    assert invoices == len(closed.created) and rollups == rolled.rows
+
+    rerun_s, again = timed(lambda: close_period(period))
+    print(f"close re-run               : {rerun_s * 1000:8.0f} ms  created {len(again.created)}")
+    p50, p99 = enforcement_latency(tenant_ids)
+    print(f"ensure_billable (warm)     : p50 {p50 * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us")
+
+
+if __name__ == "__main__":
+    main()

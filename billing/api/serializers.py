@@ -1,0 +1,187 @@
+"""Input validation and output shapes of the usage and invoice endpoints.
+
+Money is an integer in minor units next to ``currency``; unit prices are
+decimal strings in minor units (a base-model image costs ``"0.05"`` cents).
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from billing.models import CreditNote, Invoice, InvoiceLine, UsageEvent
+from billing.periods import period_containing
+
+GROUP_BY = ("day", "model", "api_key", "meter")
+
+
+class UsageQuery(serializers.Serializer):
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    group_by = serializers.ChoiceField(GROUP_BY, default="meter")
+
+
+class CreditNoteInput(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=1, help_text="Minor units of the invoice currency.")
+    reason = serializers.CharField(max_length=500)
+
+
+class TierOutput(serializers.Serializer):
+    first_unit = serializers.IntegerField()
+    last_unit = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.CharField()
+    amount = serializers.CharField(help_text="Exact, before the line is rounded.")
+
+
+class PeriodOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class InvoiceLineOutput(serializers.Serializer):
+    id = serializers.CharField()
+    kind = serializers.ChoiceField(["base_fee", "usage", "spend_cap_credit"])
+    description = serializers.CharField()
+    meter = serializers.CharField(allow_null=True)
+    model = serializers.CharField(allow_null=True)
+    quantity = serializers.IntegerField()
+    unit_price = serializers.CharField(allow_null=True)
+    amount = serializers.IntegerField()
+    tiers = TierOutput(many=True)
+    service_period = PeriodOutput()
+    adjustment = serializers.BooleanField()
+
+
+class CreditNoteOutput(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    invoice = serializers.CharField()
+    amount = serializers.IntegerField()
+    currency = serializers.CharField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class InvoiceOutput(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    status = serializers.ChoiceField([s.value for s in Invoice.Status])
+    currency = serializers.CharField()
+    plan = serializers.CharField()
+    period = PeriodOutput()
+    total = serializers.IntegerField()
+    amount_credited = serializers.IntegerField()
+    amount_due = serializers.IntegerField()
+    lines = InvoiceLineOutput(many=True)
+    credit_notes = CreditNoteOutput(many=True)
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    voided_at = serializers.DateTimeField(allow_null=True)
+
+
+class UsageEventOutput(serializers.Serializer):
+    id = serializers.CharField()
+    meter = serializers.CharField()
+    quantity = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    model = serializers.CharField()
+    api_key = serializers.CharField()
+    source = serializers.CharField()
+
+
+class UsageRowOutput(serializers.Serializer):
+    group = serializers.CharField()
+    meter = serializers.CharField()
+    quantity = serializers.IntegerField()
+    amount = serializers.IntegerField(allow_null=True)
+
+
+class UsagePeriodOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    plan = serializers.CharField()
+    amount_so_far = serializers.IntegerField()
+    projected_amount = serializers.IntegerField()
+    spend_cap = serializers.IntegerField(allow_null=True)
+
+
+class UsageOutput(serializers.Serializer):
+    object = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    group_by = serializers.CharField()
+    currency = serializers.CharField()
+    data = UsageRowOutput(many=True)
+    current_period = UsagePeriodOutput()
+
+
+def _time(value):
+    return serializers.DateTimeField().to_representation(value) if value else None
+
+
+def _period(start) -> dict:
+    return {"start": _time(start), "end": _time(period_containing(start).end)}
+
+
+def line_data(line: InvoiceLine) -> dict:
+    return {
+        "id": line.public_id,
+        "kind": line.kind,
+        "description": line.description,
+        "meter": line.meter or None,
+        "model": line.model_ref or None,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price or None,
+        "amount": line.amount_minor,
+        "tiers": line.tiers,
+        "service_period": _period(line.service_period_start),
+        "adjustment": line.is_adjustment,
+    }
+
+
+def credit_note_data(note: CreditNote, invoice: Invoice) -> dict:
+    return {
+        "id": note.public_id,
+        "object": "credit_note",
+        "invoice": invoice.public_id,
+        "amount": note.amount_minor,
+        "currency": invoice.currency,
+        "reason": note.reason,
+        "created_at": _time(note.created_at),
+    }
+
+
+def invoice_data(invoice: Invoice) -> dict:
+    """Needs ``lines`` and ``credit_notes`` prefetched (or costs two queries)."""
+    lines = sorted(invoice.lines.all(), key=lambda line: line.position)
+    notes = sorted(invoice.credit_notes.all(), key=lambda note: note.pk)
+    return {
+        "id": invoice.public_id,
+        "object": "invoice",
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "plan": invoice.plan_code,
+        "period": {"start": _time(invoice.period_start), "end": _time(invoice.period_end)},
+        "total": invoice.total_minor,
+        "amount_credited": invoice.credited_minor,
+        "amount_due": invoice.amount_due_minor if invoice.status == Invoice.Status.OPEN else 0,
+        "lines": [line_data(line) for line in lines],
+        "credit_notes": [credit_note_data(note, invoice) for note in notes],
+        "created_at": _time(invoice.created_at),
+        "paid_at": _time(invoice.paid_at),
+        "voided_at": _time(invoice.voided_at),
+    }
+
+
+def usage_event_data(event: UsageEvent) -> dict:
+    return {
+        "id": event.public_id,
+        "meter": event.meter,
+        "quantity": event.quantity,
+        "occurred_at": _time(event.occurred_at),
+        "recorded_at": _time(event.created_at),
+        "model": event.model_ref,
+        "api_key": event.api_key_ref,
+        "source": event.source,
+    }

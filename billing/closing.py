@@ -1,0 +1,442 @@
+"""Period close: the rollups of a month become one invoice per tenant.
+
+One run, for every tenant at once (or one with ``tenant=``), inside a single
+audited ``unscoped`` block and transaction:
+
+1. roll the ledger up (billing.rollup), under the ledger lock, so the invoice
+   bills exactly the events created before the new watermark (``usage_cutoff``);
+2. sum the period's rollups per tenant, meter and model with one query;
+3. rate each tenant's usage with the price book (billing.rating): a fee line,
+   one line per meter and model with its tier breakdown, a spend-cap credit;
+4. add adjustment lines for earlier periods whose rollups grew after the
+   tenant's last close (late events): the earlier period is re-rated with all
+   its usage and the difference to what was billed for it is charged now;
+5. insert the invoices and lines in bulk.
+
+A tenant that already has an invoice for the period is skipped, so a re-run
+changes nothing.  A tenant already invoiced for a *later* period is skipped
+too and reported: its usage of this period was billed as adjustments there.
+Provider sync (Stripe) is scheduled after commit, never inside.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from billing import rating
+from billing.models import Invoice, InvoiceLine, UsageRollup
+from billing.periods import Period, period_containing
+from billing.price_book import DEFAULT_PLANS, get_plan
+from billing.rollup import rollup_locked
+from saas.errors import InvalidRequest
+from tenants.ids import PUBLIC_ID_LENGTH
+from tenants.models import Tenant
+from tenants.scoping import unscoped
+
+_RATED_KINDS = ("usage", "spend_cap_credit")  # what adjustments re-rate; the fee never changes
+_UNIT_PRICE_PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    period: Period
+    usage_cutoff: datetime
+    created: tuple[str, ...]  # public ids of the new invoices
+    already_closed: int
+    superseded: tuple[str, ...]  # tenants skipped: a later period is already invoiced
+
+
+def close_period(period: Period, *, tenant: Tenant | None = None) -> CloseResult:
+    """Invoice ``period`` for every tenant (or ``tenant``); idempotent, see the module doc."""
+    if period.end > timezone.now():
+        raise InvalidRequest(f"The period {period} has not ended yet.", param="period")
+    scope = f" for {tenant.public_id}" if tenant else ""
+    with unscoped(reason=f"billing: close period {period}{scope}"), transaction.atomic():
+        rolled = rollup_locked()
+        only = tenant.pk if tenant else None
+        existing = _invoiced_from(period, only)  # tenants this close must leave alone
+        usage = _period_usage(period, only, skip=set(existing))
+        late = _late_periods(period, only)
+        candidates = (set(usage) | set(late) | _fee_tenant_ids(period, only)) - set(existing)
+        drafts = []
+        for account in Tenant.objects.filter(pk__in=candidates):
+            context = _Close(period, account, rolled.rolled_up_to, rolled.stamp)
+            draft = context.draft(usage.get(account.pk, []), sorted(late.get(account.pk, ())))
+            if draft is not None:
+                drafts.append(draft)
+        created = _insert(drafts)
+        transaction.on_commit(lambda: _schedule_provider_sync(created))
+        superseded = _with_usage(period, {t for t, s in existing.items() if s > period.start})
+    return CloseResult(
+        period=period,
+        usage_cutoff=rolled.rolled_up_to,
+        created=tuple(invoice.public_id for invoice in created),
+        already_closed=sum(1 for start in existing.values() if start == period.start),
+        superseded=tuple(
+            Tenant.objects.filter(pk__in=superseded).values_list("public_id", flat=True)
+        ),
+    )
+
+
+# --- what to bill ---------------------------------------------------------------
+
+
+def _period_usage(
+    period: Period, tenant_id: int | None, *, skip: set[int]
+) -> dict[int, list[rating.Usage]]:
+    rows = UsageRollup.objects.filter(hour__gte=period.start, hour__lt=period.end)
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    if skip:
+        rows = rows.exclude(tenant_id__in=skip)
+    usage: dict[int, list[rating.Usage]] = defaultdict(list)
+    for tenant_id_, meter, model_ref, quantity in (
+        rows.values_list("tenant_id", "meter", "model_ref").annotate(q=Sum("quantity")).order_by()
+    ):
+        usage[tenant_id_].append(rating.Usage(meter, model_ref, int(quantity)))
+    return usage
+
+
+def _late_periods(period: Period, tenant_id: int | None) -> dict[int, set[datetime]]:
+    """Earlier months whose rollups grew after the tenant's last close (or never closed)."""
+    only = "AND r.tenant_id = %(tenant)s" if tenant_id is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT DISTINCT r.tenant_id, date_trunc('month', r.hour)
+                FROM billing_usagerollup r
+                LEFT JOIN (SELECT tenant_id, max(closed_at) AS closed_at FROM billing_invoice
+                           GROUP BY tenant_id) i ON i.tenant_id = r.tenant_id
+                WHERE r.hour < %(start)s AND (i.closed_at IS NULL OR r.updated_at > i.closed_at)
+                {only}""",  # noqa: S608 - a fixed fragment, values are parameters
+            {"start": period.start, "tenant": tenant_id},
+        )
+        late: dict[int, set[datetime]] = defaultdict(set)
+        for tenant_id_, month in cursor.fetchall():
+            late[tenant_id_].add(month)
+    return late
+
+
+def _with_usage(period: Period, tenant_ids: set[int]) -> set[int]:
+    if not tenant_ids:
+        return set()
+    rows = UsageRollup.objects.filter(
+        tenant_id__in=tenant_ids, hour__gte=period.start, hour__lt=period.end
+    )
+    return set(rows.values_list("tenant_id", flat=True).distinct())
+
+
+def _invoiced_from(period: Period, tenant_id: int | None) -> dict[int, datetime]:
+    """Per tenant, the latest period start invoiced at or after ``period``."""
+    rows = Invoice.objects.filter(period_start__gte=period.start)
+    if tenant_id is not None:
+        rows = rows.filter(tenant_id=tenant_id)
+    return dict(rows.values_list("tenant_id").annotate(latest=Max("period_start")).order_by())
+
+
+def _fee_tenant_ids(period: Period, tenant_id: int | None) -> set[int]:
+    """Tenants whose plan has a fixed fee owe an invoice even without usage."""
+    fee_plans = [code for code, plan in DEFAULT_PLANS.items() if plan.base_fee_minor]
+    rows = Tenant.objects.filter(plan__in=fee_plans, created_at__lt=period.end)
+    if tenant_id is not None:
+        rows = rows.filter(pk=tenant_id)
+    return set(rows.values_list("pk", flat=True))
+
+
+# --- rating ---------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    invoice: Invoice
+    lines: list[InvoiceLine]
+
+
+class _Close:
+    """Rates one tenant's invoice for one period."""
+
+    def __init__(self, period: Period, tenant: Tenant, cutoff: datetime, stamp: datetime):
+        self.period, self.tenant, self.cutoff, self.stamp = period, tenant, cutoff, stamp
+        self.lines: list[InvoiceLine] = []
+
+    def draft(self, usage: list[rating.Usage], late: list[datetime]) -> _Draft | None:
+        plan = get_plan(self.tenant.plan)
+        rated = rating.rate_invoice(plan, usage)
+        for line in rated.lines:
+            self._add(line, service_start=self.period.start)
+        for month in late:
+            self._adjust(period_containing(month))
+        if not self.lines:
+            return None
+        total = sum(line.amount_minor for line in self.lines)
+        invoice = Invoice(
+            tenant=self.tenant,
+            period_start=self.period.start,
+            period_end=self.period.end,
+            plan_code=plan.code,
+            currency=plan.currency,
+            total_minor=total,
+            usage_cutoff=self.cutoff,
+            closed_at=self.stamp,
+            provider=settings.BILLING_PROVIDER,
+            status=Invoice.Status.OPEN if total > 0 else Invoice.Status.PAID,
+            paid_at=None if total > 0 else self.stamp,
+        )
+        return _Draft(invoice, self.lines)
+
+    def _adjust(self, earlier: Period) -> None:
+        """Bill what ``earlier`` owes now minus what its invoices already billed."""
+        rows = UsageRollup.objects.filter(
+            tenant=self.tenant, hour__gte=earlier.start, hour__lt=earlier.end
+        )
+        usage = [
+            rating.Usage(meter, model_ref, int(quantity))
+            for meter, model_ref, quantity in rows.values_list("meter", "model_ref")
+            .annotate(q=Sum("quantity"))
+            .order_by()
+        ]
+        billed_lines = InvoiceLine.objects.filter(
+            tenant=self.tenant, service_period_start=earlier.start, kind__in=_RATED_KINDS
+        )
+        billed = {
+            (kind, meter, model_ref): (int(quantity), int(amount))
+            for kind, meter, model_ref, quantity, amount in billed_lines.values_list(
+                "kind", "meter", "model_ref"
+            )
+            .annotate(q=Sum("quantity"), a=Sum("amount_minor"))
+            .order_by()
+        }
+        earlier_invoice = Invoice.objects.filter(
+            tenant=self.tenant, period_start=earlier.start
+        ).first()
+        plan = get_plan(earlier_invoice.plan_code if earlier_invoice else self.tenant.plan)
+        previous_cutoff = Invoice.objects.filter(
+            tenant=self.tenant, lines__service_period_start=earlier.start
+        ).aggregate(cutoff=Max("usage_cutoff"))["cutoff"]
+        rerated = {
+            (line.kind, line.meter or "", line.model_ref or ""): line
+            for line in rating.rate_invoice(plan, usage).lines
+            if line.kind in _RATED_KINDS
+        }
+        for key in sorted(set(rerated) | set(billed)):
+            line = rerated.get(key)
+            quantity, amount = billed.get(key, (0, 0))
+            extra_quantity = (line.quantity if line else 0) - quantity
+            extra_amount = (line.amount_minor if line else 0) - amount
+            if extra_quantity or extra_amount:
+                self._add_adjustment(
+                    key, line, extra_quantity, extra_amount, earlier, previous_cutoff
+                )
+
+    def _add(self, line: rating.InvoiceLine, *, service_start: datetime) -> None:
+        self.lines.append(
+            InvoiceLine(
+                tenant=self.tenant,
+                position=len(self.lines) + 1,
+                kind=line.kind,
+                description=line.description,
+                meter=line.meter or "",
+                model_ref=line.model_ref or "",
+                quantity=line.quantity,
+                unit_price=_unit_price(line.exact_amount, line.quantity),
+                amount_minor=line.amount_minor,
+                tiers=_tiers(line.tiers),
+                service_period_start=service_start,
+            )
+        )
+
+    def _add_adjustment(self, key, line, quantity, amount, earlier, previous_cutoff) -> None:
+        kind, meter, model_ref = key
+        what = f"{meter} ({model_ref})" if kind == "usage" else "spend cap credit"
+        self.lines.append(
+            InvoiceLine(
+                tenant=self.tenant,
+                position=len(self.lines) + 1,
+                kind=kind,
+                description=f"Adjustment for {earlier}: {what}, usage recorded after its close",
+                meter=meter,
+                model_ref=model_ref,
+                quantity=quantity,
+                unit_price=_unit_price(Decimal(amount), quantity),
+                amount_minor=amount,
+                tiers=_tiers(line.tiers) if line else [],  # the re-rated period line's tiers
+                service_period_start=earlier.start,
+                is_adjustment=True,
+                events_created_from=previous_cutoff,
+            )
+        )
+
+
+def _unit_price(exact: Decimal, quantity: int) -> str:
+    if quantity <= 0:
+        return ""
+    return format((exact / quantity).quantize(_UNIT_PRICE_PLACES).normalize(), "f")
+
+
+def _tiers(tiers: tuple[rating.TierUsage, ...]) -> list[dict]:
+    return [
+        {
+            "first_unit": tier.first_unit,
+            "last_unit": tier.last_unit,
+            "quantity": tier.quantity,
+            "unit_price": format(tier.unit_price, "f"),
+            "amount": format(tier.amount, "f"),
+        }
+        for tier in tiers
+    ]
+
+
+_INVOICE_COLUMNS = (
+    "tenant_id",
+    "public_id",
+    "created_at",
+    "period_start",
+    "period_end",
+    "plan_code",
+    "currency",
+    "total_minor",
+    "credited_minor",
+    "status",
+    "usage_cutoff",
+    "closed_at",
+    "provider",
+    "provider_invoice_id",
+    "remote_status",
+    "paid_at",
+)
+_LINE_COLUMNS = (
+    "tenant_id",
+    "public_id",
+    "created_at",
+    "invoice_id",
+    "position",
+    "kind",
+    "description",
+    "meter",
+    "model_ref",
+    "quantity",
+    "unit_price",
+    "amount_minor",
+    "tiers",
+    "service_period_start",
+    "is_adjustment",
+    "events_created_from",
+)
+_BATCH = 2000
+
+
+def _insert(drafts: list[_Draft]) -> list[Invoice]:
+    """Multi-row INSERTs of plain values: a thousand invoices cost milliseconds, where
+    ``bulk_create``'s per-field preparation costs a large share of a whole close."""
+    invoices = [draft.invoice for draft in drafts]
+    for invoice, public_id in zip(invoices, public_ids("inv", len(invoices)), strict=True):
+        invoice.public_id, invoice.created_at = public_id, invoice.closed_at
+    ids = _insert_rows(
+        "billing_invoice",
+        _INVOICE_COLUMNS,
+        [
+            (
+                i.tenant_id,
+                i.public_id,
+                i.created_at,
+                i.period_start,
+                i.period_end,
+                i.plan_code,
+                i.currency,
+                i.total_minor,
+                0,
+                i.status,
+                i.usage_cutoff,
+                i.closed_at,
+                i.provider,
+                "",
+                "",
+                i.paid_at,
+            )
+            for i in invoices
+        ],
+    )
+    lines = []
+    for draft, invoice, pk in zip(drafts, invoices, ids, strict=True):
+        invoice.pk = pk
+        for line in draft.lines:
+            line.invoice = invoice
+            lines.append(line)
+    for line, public_id in zip(lines, public_ids("il", len(lines)), strict=True):
+        line.public_id = public_id
+    _insert_rows(
+        "billing_invoiceline",
+        _LINE_COLUMNS,
+        [
+            (
+                ln.tenant_id,
+                ln.public_id,
+                ln.invoice.closed_at,
+                ln.invoice.pk,
+                ln.position,
+                ln.kind,
+                ln.description,
+                ln.meter,
+                ln.model_ref,
+                ln.quantity,
+                ln.unit_price,
+                ln.amount_minor,
+                json.dumps(ln.tiers),
+                ln.service_period_start,
+                ln.is_adjustment,
+                ln.events_created_from,
+            )
+            for ln in lines
+        ],
+    )
+    return invoices
+
+
+def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
+    placeholders = (
+        "(" + ", ".join("%s::jsonb" if column == "tiers" else "%s" for column in columns) + ")"
+    )
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _BATCH):
+            batch = rows[start : start + _BATCH]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
+                f"VALUES {', '.join([placeholders] * len(batch))} RETURNING id",
+                [value for row in batch for value in row],
+            )
+            ids += [row[0] for row in cursor.fetchall()]
+    return ids
+
+
+_ALPHABET = (string.ascii_letters + string.digits).encode()
+# Bytes 248-255 are dropped, so the remaining 248 map evenly onto the 62 characters.
+_TO_ALPHABET = bytes(_ALPHABET[byte % len(_ALPHABET)] for byte in range(256))
+_UNEVEN = bytes(range(248, 256))
+
+
+def public_ids(prefix: str, count: int) -> list[str]:
+    """``count`` ids shaped like tenants.ids.new_public_id, from one call to the CSPRNG
+    (``secrets.choice`` per character costs ~60 µs an id; this, about 1 µs)."""
+    length = PUBLIC_ID_LENGTH
+    chars = b""
+    while len(chars) < count * length:
+        chars += secrets.token_bytes(count * length + 64).translate(_TO_ALPHABET, _UNEVEN)
+    text = chars.decode()
+    return [f"{prefix}_{text[n * length : (n + 1) * length]}" for n in range(count)]
+
+
+def _schedule_provider_sync(invoices: list[Invoice]) -> None:
+    from billing.tasks import schedule_invoice_sync
+
+    schedule_invoice_sync([invoice for invoice in invoices if invoice.amount_due_minor > 0])

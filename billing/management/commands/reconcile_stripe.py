@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from billing.providers.base import ProviderError
+from billing.reconcile import reconcile_stripe
+
+
+class Command(BaseCommand):
+    help = (
+        "Compare local invoices with Stripe's and print every difference "
+        "(missing, amount, currency, status). Exits 1 when there is one."
+    )
+
+    def handle(self, *args, **options):
+        try:
+            differences = reconcile_stripe()
+        except (ProviderError, ValueError) as error:
+            raise CommandError(str(error)) from error
+        for difference in differences:
+            self.stdout.write(str(difference))
+        self.stdout.write(f"{len(differences)} difference(s)")
+        if differences:
+            raise SystemExit(1)
