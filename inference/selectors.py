@@ -73,21 +73,27 @@ def model_version_get(tenant: Tenant, *, model_id: str) -> ModelVersion:
     return version
 
 
-def model_resolve(tenant: Tenant, *, model_id: str) -> ServedModel:
+def model_lookup(tenant: Tenant, *, model_id: str) -> ModelVersion | BaseModel:
     """A tenant version id, a base model id, a tenant family alias, or a base name.
 
     Another tenant's model is "not found", exactly like a missing one.
     """
     # Two queries at most; ids (mdl_…) and names cannot collide (families and
-    # base names never start with an id prefix), so one row matches at most.
+    # base names never contain "_"), so one row matches at most.
     version = (ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
                .filter(Q(public_id=model_id) | Q(family=model_id, is_active=True)).first())
     if version is not None:
-        return _served_version(version)
+        return version
     base = BaseModel.objects.filter(Q(public_id=model_id) | Q(name=model_id)).first()
     if base is not None:
-        return served_base(base)
+        return base
     raise NotFound.for_id("model", model_id, param="id")
+
+
+def model_resolve(tenant: Tenant, *, model_id: str) -> ServedModel:
+    """What a predict call on ``model_id`` runs."""
+    model = model_lookup(tenant, model_id=model_id)
+    return served_base(model) if isinstance(model, BaseModel) else _served_version(model)
 
 
 def base_model_list():

@@ -13,6 +13,7 @@ from inference.api.serializers import (
     prediction_data,
 )
 from inference.inputs import parse_predict_input
+from inference.models import BaseModel
 from saas.errors import InvalidRequest
 from tenants.api.base import TenantAPIView, respond
 from tenants.api.pagination import paginate
@@ -40,12 +41,10 @@ class ModelDetail(TenantAPIView):
 
     @extend_schema(operation_id="models_retrieve", responses=ModelOutput)
     def get(self, request, model_id: str):
-        served = selectors.model_resolve(self.tenant, model_id=model_id)
-        if served.is_base:
-            return respond(base_model_data(selectors.base_model_list().get(
-                public_id=served.public_id)))
-        return respond(model_version_data(selectors.model_version_get(
-            self.tenant, model_id=served.public_id)))
+        model = selectors.model_lookup(self.tenant, model_id=model_id)
+        if isinstance(model, BaseModel):
+            return respond(base_model_data(model))
+        return respond(model_version_data(model))
 
 
 class ModelActivate(TenantAPIView):

@@ -99,3 +99,18 @@ def test_concurrent_requests_are_each_billed_once(live_a, live_base_model):
     with live_a.context():
         assert UsageEvent.objects.count() == 16
         assert sum(UsageEvent.objects.values_list("quantity", flat=True)) == 16
+
+
+def test_a_tenant_head_model_is_served_by_id_and_by_family_alias(live_a, live_base_model):
+    from tests.factories import make_model_version
+
+    version = make_model_version(live_a, live_base_model, labels=("cat", "dog", "owl"))
+    for model_id in (version.public_id, version.family):
+        response = live_a.client.post(f"/v1/models/{model_id}/predict", _files(png(seed=7)),
+                                      format="multipart")
+        assert response.status_code == 200, response.content
+        assert response.json()["model"] == version.public_id
+        assert response.json()["results"][0]["label"] in ("cat", "dog", "owl")
+    with live_a.context():
+        meters = set(UsageEvent.objects.values_list("meter", "model_ref"))
+    assert meters == {("images_finetuned", version.public_id)}
