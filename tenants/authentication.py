@@ -26,10 +26,6 @@ class ApiPrincipal:
     api_key_public_id: str
     scopes: frozenset[str]
 
-    @property
-    def pk(self) -> int:
-        return self.api_key_id
-
 
 _INVALID = "Invalid API key provided."
 

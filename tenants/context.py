@@ -40,10 +40,6 @@ def unscoped_reason() -> str | None:
     return _unscoped.get()
 
 
-def current_user_id() -> int | None:
-    return _user_id.get()
-
-
 @contextmanager
 def tenant_context(tenant: Tenant):
     """Run the block as ``tenant``: ORM and database see only its rows."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from saas.errors import NotFound
-from tenants.models import ApiKey, Membership, Tenant, User
+from tenants.models import ApiKey, Tenant
 
 
 def api_key_get(tenant: Tenant, *, public_id: str) -> ApiKey:
@@ -16,6 +16,3 @@ def api_key_get(tenant: Tenant, *, public_id: str) -> ApiKey:
 def api_key_list(tenant: Tenant):
     return ApiKey.objects.filter(tenant=tenant)
 
-
-def membership_get(tenant: Tenant, *, user: User) -> Membership | None:
-    return Membership.objects.filter(tenant=tenant, user=user).first()

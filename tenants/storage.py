@@ -18,8 +18,3 @@ def tenant_key(tenant: Tenant, *parts: str) -> str:
         if not _SAFE_PART.match(part) or part in (".", ".."):
             raise ValueError(f"unsafe storage key part: {part!r}")
     return "/".join(("tenants", tenant.public_id, *parts))
-
-
-def cache_key(tenant: Tenant, *parts: str) -> str:
-    """Cache and rate-limit keys carry the tenant too."""
-    return ":".join(("t", str(tenant.pk), *parts))

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from saas.errors import ApiError, Conflict, InvalidRequest
 from tenants.models import IdempotencyRecord, Tenant
@@ -78,7 +79,8 @@ def run_idempotently(tenant: Tenant, key: str, request, handler: Callable[[], Re
     # answers with them redacted.
     redacted = getattr(response, "redact_on_replay", ())
     body = {k: ("[redacted]" if k in redacted else v) for k, v in response.data.items()}
-    record.response_body = json.dumps(body).encode()
+    # DRF's encoder, as the renderer uses: views may return datetimes, Decimals, UUIDs.
+    record.response_body = json.dumps(body, cls=JSONEncoder).encode()
     record.content_type = "application/json"
     record.save(update_fields=["status_code", "response_body", "content_type"])
     return response

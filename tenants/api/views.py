@@ -39,7 +39,7 @@ class ApiKeyDetail(TenantAPIView):
     def get(self, request, key_id: str):
         return respond(api_key_data(selectors.api_key_get(self.tenant, public_id=key_id)))
 
-    @extend_schema(operation_id="api_keys_revoke", responses=ApiKeyOutput)
+    @extend_schema(operation_id="api_keys_revoke", responses={200: ApiKeyOutput})
     def delete(self, request, key_id: str):
         key = selectors.api_key_get(self.tenant, public_id=key_id)
         return respond(api_key_data(services.api_key_revoke(self.tenant, actor=self.principal,

@@ -66,3 +66,34 @@ def test_permission_matrix():
     assert not role_allows(Role.DEVELOPER, Permission.BILLING_MANAGE)
     assert role_allows(Role.ADMIN, Permission.MEMBERS_MANAGE)
     assert not role_allows(Role.VIEWER, Permission.DATASETS_MANAGE)
+
+
+def test_role_changes_are_audited(tenant_a):
+    from tenants.models import AuditEvent
+
+    user = User.objects.create_user("dev@example.test")
+    with tenant_a.context():
+        services.membership_set_role(tenant_a.tenant, actor=tenant_a.owner, user=user,
+                                     role="finance")
+        membership = services.membership_set_role(tenant_a.tenant, actor=tenant_a.owner,
+                                                  user=user, role="viewer")
+        assert membership.role == "viewer"
+        assert AuditEvent.objects.filter(action="membership.role_set").count() == 2
+
+
+def test_a_person_sees_their_own_memberships_across_organisations(tenant_a, tenant_b):
+    from django.db import connection
+
+    from tenants.context import user_context
+
+    user = User.objects.create_user("both@example.test")
+    for handle in (tenant_a, tenant_b):
+        with handle.context():
+            services.membership_set_role(handle.tenant, actor=handle.owner, user=user,
+                                         role="viewer")
+    with user_context(user.pk), connection.cursor() as cursor:
+        cursor.execute("SELECT tenant_id FROM tenants_membership ORDER BY tenant_id")
+        assert [row[0] for row in cursor.fetchall()] == [tenant_a.tenant.pk, tenant_b.tenant.pk]
+    with connection.cursor() as cursor:  # no user, no tenant: nothing
+        cursor.execute("SELECT count(*) FROM tenants_membership")
+        assert cursor.fetchone() == (0,)
