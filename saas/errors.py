@@ -27,6 +27,8 @@ class ApiError(Exception):
         self.code = code or self.code
         self.param = param
         self.status = status or self.status
+        if self.status >= 500:
+            self.type = "api_error"
         self.headers = headers or {}
 
     def body(self) -> dict:
@@ -128,5 +130,4 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if not isinstance(exc, ApiError):
         logger.exception("unhandled error in API view", exc_info=exc)
         exc = ApiError("An internal error occurred.", code="internal_error", status=500)
-        exc.type = "api_error"
     return Response(exc.body(), status=exc.status, headers=exc.headers)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
+from inference.registry import base_model_register, committed_base_dirs
 from saas import config
 from saas.database_setup import ensure_roles_and_database
 from tests.factories import make_tenant
@@ -31,7 +32,6 @@ def django_db_setup(django_db_blocker):
         connections["owner"].close()
     for use in ("broker", "results", "cache", "ratelimit"):
         redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db(use)}").flushdb()
-    yield
 
 
 @pytest.fixture
@@ -41,4 +41,24 @@ def tenant_a(db):
 
 @pytest.fixture
 def tenant_b(db):
+    return make_tenant("Globex")
+
+
+@pytest.fixture
+def base_model(db):
+    return base_model_register(committed_base_dirs()[0])
+
+
+@pytest.fixture
+def live_base_model(transactional_db):
+    return base_model_register(committed_base_dirs()[0])
+
+
+@pytest.fixture
+def live_a(transactional_db):
+    return make_tenant("Acme")
+
+
+@pytest.fixture
+def live_b(transactional_db):
     return make_tenant("Globex")

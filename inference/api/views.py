@@ -22,6 +22,12 @@ from tenants.roles import Scope
 _PREDICT_EXAMPLE = OpenApiExample(
     "One image", request_only=True,
     value={"inputs": [{"image_base64": "iVBORw0KGgo..."}], "top_k": 3})
+_PREDICTION_EXAMPLE = OpenApiExample(
+    "A prediction", response_only=True,
+    value={"id": "pred_2WfGcJ1sVx3h", "object": "prediction", "model": "mdl_8sKd02LmQp",
+           "status": "succeeded", "usage": {"images": 1},
+           "results": [{"label": "cat", "score": 0.93, "top_k": [
+               {"label": "cat", "score": 0.93}, {"label": "dog", "score": 0.05}]}]})
 
 
 class ModelList(TenantAPIView):
@@ -66,7 +72,7 @@ class ModelPredict(TenantAPIView):
         "multipart/form-data": {"type": "object", "properties": {
             "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
             "top_k": {"type": "integer"}}}},
-        responses=PredictionOutput, examples=[_PREDICT_EXAMPLE])
+        responses=PredictionOutput, examples=[_PREDICT_EXAMPLE, _PREDICTION_EXAMPLE])
     def post(self, request, model_id: str):
         served = selectors.model_resolve(self.tenant, model_id=model_id)
         inputs = parse_predict_input(request, served.input_size)

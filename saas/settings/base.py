@@ -162,6 +162,9 @@ CELERY_BEAT_SCHEDULE = {
     "billing-inbox-sweep": {"task": "billing.sweep_stripe_inbox", "schedule": 600},
     "billing-reconcile": {"task": "billing.reconcile_stripe",
                           "schedule": crontab(minute=0, hour=3)},
+    # A job whose whole host died is failed within minutes, not after the
+    # broker's visibility timeout.
+    "training-reap-stale": {"task": "fine_tunes.reap_stale", "schedule": 60},
 }
 
 LOGGING = {

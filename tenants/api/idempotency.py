@@ -66,14 +66,13 @@ def run_idempotently(tenant: Tenant, key: str, request, handler: Callable[[], Re
         return _replay(record)
     try:
         response = handler()
-    except (ApiError, APIException) as exc:  # a deliberate 4xx is the first answer too
+    except (ApiError, APIException) as exc:
+        # A deliberate error is the first answer too — including a 504 whose work
+        # goes on (a prediction still running): a resend must not start it again.
         response = error_response(exc)
     except Exception:
         record.delete()  # a crash did not complete: let the client retry
         raise
-    if response.status_code >= 500:
-        record.delete()
-        return response
     record.status_code = response.status_code
     # Secrets (a new API key's) are shown once and never stored: a replay
     # answers with them redacted.

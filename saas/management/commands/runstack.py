@@ -29,8 +29,11 @@ def _processes(port: int) -> dict[str, list[str]]:
         "inference": [*celery, "worker", "-Q", "inference", "-n", "inference@%h",
                       "--pool", "threads", "--concurrency",
                       os.environ.get("INFERENCE_CONCURRENCY", "32"), "--loglevel", "INFO"],
+        # Prefork with one child that imports TensorFlow lazily; a fresh child
+        # per job returns all memory, and the hard time limit works.
         "training": [*celery, "worker", "-Q", "training", "-n", "training@%h",
-                     "--concurrency", "1", "--loglevel", "INFO"],
+                     "--pool", "prefork", "--concurrency", "1", "--max-tasks-per-child", "1",
+                     "--loglevel", "INFO"],
         "default": [*celery, "worker", "-Q", "default", "-n", "default@%h",
                     "--concurrency", "2", "--loglevel", "INFO"],
         "beat": [*celery, "beat", "--schedule", str(embedded.VAR_DIR / "celerybeat-schedule"),

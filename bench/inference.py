@@ -1,0 +1,314 @@
+"""Inference over HTTP on loopback, measured against its ceilings in the same run.
+
+Starts the whole stack (`manage.py runstack`) on the embedded services with a
+separate database, creates tenants, keys and 1,000 head-only tenant models, and
+drives it with concurrent keep-alive clients.  Prints, each with its ratio to
+its reference:
+
+* images/s and p50/p99 latency of single-image requests at 1, 8 and 32 clients,
+  and of 32-image requests;
+* the raw in-process batched forward pass of the same model (the ceiling);
+* the same loads spread over 1,000 tenant models (shared backbone) vs one model;
+* metering on vs off (the stack restarted with INFERENCE_METERING=false);
+* single-image requests at 32 clients vs a bare authenticated endpoint
+  (`GET /v1/ping`) served by the same server.
+
+Run: `.venv/bin/python bench/inference.py [--seconds 6] [--models 1000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ENV = {"MODELHOUSE_DB_NAME": "modelhouse_bench", "MODELHOUSE_REDIS_DB_OFFSET": "12",
+       "RATE_LIMIT_PER_KEY": "10000000",
+       "RATE_LIMIT_PER_TENANT": "10000000", "DJANGO_SETTINGS_MODULE": "saas.settings.local",
+       "INFERENCE_CONCURRENCY": "48"}
+os.environ.update(ENV)
+
+
+# -- load generation --------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    path: str
+    key: str
+    body: bytes = b""
+    content_type: str = ""
+
+
+@dataclass
+class Result:
+    requests: int
+    images: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def ips(self) -> float:
+        return self.images / self.seconds
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile(self.latencies, q) * 1000) if self.latencies else float("nan")
+
+
+def drive(port: int, targets: list[Target], clients: int, seconds: float,
+          images_per_request: int, method: str = "POST") -> Result:
+    """``clients`` threads, each on its own keep-alive connection, for ``seconds``."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start_gate = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        start_gate.wait()
+        while time.perf_counter() < stop_at[0]:
+            target = targets[rng.randrange(len(targets))]
+            headers = {"Authorization": f"Bearer {target.key}"}
+            if target.content_type:
+                headers["Content-Type"] = target.content_type
+            began = time.perf_counter()
+            try:
+                connection.request(method, target.path, body=target.body or None,
+                                   headers=headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                ok = False
+            if ok:
+                latencies[n].append(time.perf_counter() - began)
+            else:
+                errors[n] += 1
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    start_gate.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    flat = [x for per_client in latencies for x in per_client]
+    return Result(len(flat), len(flat) * images_per_request, elapsed, flat, sum(errors))
+
+
+def multipart(images: list[bytes]) -> tuple[bytes, str]:
+    boundary = "modelhousebench"
+    body = io.BytesIO()
+    for n, image in enumerate(images):
+        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                   f"filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".encode())
+        body.write(image + b"\r\n")
+    body.write(f"--{boundary}--\r\n".encode())
+    return body.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def photo(seed: int, size=(96, 96)) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+# -- the stack ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_stack(port: int, metering: bool) -> subprocess.Popen:
+    env = {**os.environ, "INFERENCE_METERING": "true" if metering else "false",
+           "WEB_CONCURRENCY": "2"}
+    process = subprocess.Popen([sys.executable, "manage.py", "runstack", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop_stack(process)
+    raise RuntimeError("the stack did not become healthy")
+
+
+def stop_stack(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def prepare(models: int, tenants: int):
+    """Tenants with keys, the base model and ``models`` head-only tenant models."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from inference.registry import base_model_register, committed_base_dirs
+    from inference.services import model_version_create
+    from ml.artifacts import ArtifactMetadata, BaseReference, HeadWeights, save_artifact
+    from tenants import services
+    from tenants.context import tenant_context
+    from tenants.roles import Scope
+
+    call_command("setup_database", verbosity=0)
+    base = base_model_register(committed_base_dirs()[0])
+    rng = np.random.default_rng(0)
+    handles, tenant_models = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        for t in range(tenants):
+            tenant, owner = services.tenant_create(name=f"bench {t}",
+                                                   owner_email=f"bench{t}@bench.test")
+            with tenant_context(tenant):
+                key = services.api_key_create(tenant, actor=owner, name="bench",
+                                              scopes=[s.value for s in Scope]).secret
+                handles.append(key)
+                for m in range(models // tenants):
+                    labels = [f"class-{i}" for i in range(int(rng.integers(2, 20)))]
+                    directory = Path(scratch) / f"{t}-{m}"
+                    metadata = save_artifact(directory, ArtifactMetadata(
+                        kind="head", labels=labels, input_shape=base.input_shape,
+                        feature_layer=None, base_model=BaseReference(base.name, base.checksum),
+                        feature_dim=base.feature_dim), head=HeadWeights(
+                        rng.normal(size=(base.feature_dim, len(labels))).astype("float32"),
+                        np.zeros(len(labels), "float32")))
+                    version = model_version_create(
+                        tenant, actor=owner, family=f"m{m}", base_model=base, kind="head",
+                        artifact_dir=directory, labels=labels, input_shape=base.input_shape,
+                        checksum=metadata.checksum)
+                    tenant_models.append((key, version.public_id))
+    return base, handles[0], tenant_models
+
+
+def raw_forward(base, batch: int, seconds: float) -> float:
+    """Images/s of the engine's batched forward pass of the base model, in process."""
+    from inference.selectors import served_base
+    from ml.artifacts import load_artifact
+    from ml.serving import ServingEngine
+
+    served = served_base(base)
+    engine = ServingEngine()
+    engine.load_base(load_artifact(served.base_path))
+    engine.load(served.public_id, load_artifact(served.artifact_path))
+    images = np.random.default_rng(0).integers(0, 256, (batch, *base.input_shape),
+                                               dtype=np.uint8)
+    for _ in range(3):
+        engine.predict([(served.public_id, images)])
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        engine.predict([(served.public_id, images)])
+        count += batch
+    return count / (time.perf_counter() - began)
+
+
+def line(name: str, result: Result, reference: float | None = None, ref_name: str = "",
+         unit: str = "images/s") -> None:
+    value = result.ips if unit == "images/s" else result.rps
+    ratio = f"  {value / reference:5.2f}x {ref_name}" if reference else ""
+    print(f"{name:<44} {value:9.1f} {unit:<10} p50 {result.pct(50):7.1f} ms  "
+          f"p99 {result.pct(99):7.1f} ms  errors {result.errors}{ratio}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--tenants", type=int, default=100)
+    args = parser.parse_args()
+    seconds = args.seconds
+
+    base, key, tenant_models = prepare(args.models, args.tenants)
+    raw32 = raw_forward(base, 32, seconds)
+    print(f"{'raw forward pass, batch 32 (in process)':<44} {raw32:9.1f} images/s", flush=True)
+
+    one = [photo(1)]
+    single_body, single_type = multipart(one)
+    batch_body, batch_type = multipart([photo(n) for n in range(32)])
+    base_single = [Target(f"/v1/models/{base.public_id}/predict", key, single_body, single_type)]
+    base_batch = [Target(f"/v1/models/{base.public_id}/predict", key, batch_body, batch_type)]
+    mix_single = [Target(f"/v1/models/{m}/predict", k, single_body, single_type)
+                  for k, m in tenant_models]
+    mix_batch = [Target(f"/v1/models/{m}/predict", k, batch_body, batch_type)
+                 for k, m in tenant_models]
+
+    port = free_port()
+    results: dict[str, Result] = {}
+    stack = start_stack(port, metering=True)
+    try:
+        drive(port, base_single, 8, 2, 1)  # warm-up
+        drive(port, mix_single, 32, min(30.0, 3 * seconds), 1)  # loads every tenant head once
+        ping = drive(port, [Target("/v1/ping", key)], 32, seconds, 1, method="GET")
+        line("bare authenticated GET /v1/ping, 32 clients", ping, unit="req/s")
+        for clients in (1, 8, 32):
+            results[f"single{clients}"] = drive(port, base_single, clients, seconds, 1)
+            line(f"1-image requests, {clients} clients", results[f"single{clients}"])
+        results["batch"] = drive(port, base_batch, 4, seconds, 32)
+        line("32-image requests, 4 clients", results["batch"], raw32, "of raw forward pass")
+        single32 = results["single32"]
+        print(f"{'1-image @32 clients vs bare endpoint':<44} {single32.rps:9.1f} req/s"
+              f"{'':34}{single32.rps / ping.rps:5.2f}x of /v1/ping")
+        results["mix_single"] = drive(port, mix_single, 32, seconds, 1)
+        line(f"1-image, 32 clients, {len(tenant_models)} tenant models", results["mix_single"],
+             single32.ips, "of one model")
+        results["mix_batch"] = drive(port, mix_batch, 4, seconds, 32)
+        line(f"32-image, 4 clients, {len(tenant_models)} tenant models", results["mix_batch"],
+             results["batch"].ips, "of one model")
+    finally:
+        stop_stack(stack)
+
+    stack = start_stack(port, metering=False)
+    try:
+        drive(port, base_single, 8, 2, 1)
+        off_single = drive(port, base_single, 32, seconds, 1)
+        off_batch = drive(port, base_batch, 4, seconds, 32)
+    finally:
+        stop_stack(stack)
+    line("1-image, 32 clients, metering OFF", off_single)
+    print(f"{'metering cost, 1-image @32 clients':<44} {single32.ips / off_single.ips:9.2f}x "
+          "of throughput without metering")
+    line("32-image, 4 clients, metering OFF", off_batch)
+    print(f"{'metering cost, 32-image requests':<44} "
+          f"{results['batch'].ips / off_batch.ips:9.2f}x of throughput without metering")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""``/v1/datasets`` and ``/v1/fine-tunes``: thin handlers around training's services."""
+
+from drf_spectacular.utils import extend_schema
+
+from tenants.api.base import TenantAPIView, respond
+from tenants.api.pagination import paginate
+from tenants.roles import Scope
+from training import selectors
+from training.api.serializers import (
+    DatasetCreateInput,
+    DatasetOutput,
+    FineTuneCreateInput,
+    FineTuneEventOutput,
+    FineTuneOutput,
+    dataset_data,
+    fine_tune_data,
+    fine_tune_event_data,
+)
+from training.services import datasets, fine_tunes, lifecycle
+
+
+class DatasetListCreate(TenantAPIView):
+    required_scopes = {"GET": Scope.READ, "POST": Scope.TRAIN}
+
+    @extend_schema(operation_id="datasets_list", responses=DatasetOutput(many=True))
+    def get(self, request):
+        return respond(paginate(request, selectors.dataset_list(self.tenant), dataset_data))
+
+    @extend_schema(
+        operation_id="datasets_create",
+        request={"multipart/form-data": DatasetCreateInput},
+        responses={201: DatasetOutput},
+    )
+    def post(self, request):
+        dataset = datasets.dataset_create(
+            self.tenant,
+            actor=self.principal,
+            upload=request.FILES.get("file"),
+            name=str(request.data.get("name", "")),
+        )
+        return respond(dataset_data(dataset), status=201)
+
+
+class DatasetDetail(TenantAPIView):
+    required_scopes = {"GET": Scope.READ, "DELETE": Scope.TRAIN}
+
+    @extend_schema(operation_id="datasets_retrieve", responses=DatasetOutput)
+    def get(self, request, dataset_id: str):
+        return respond(dataset_data(selectors.dataset_get(self.tenant, dataset_id=dataset_id)))
+
+    @extend_schema(operation_id="datasets_delete", responses={200: {"type": "object"}})
+    def delete(self, request, dataset_id: str):
+        dataset = selectors.dataset_get(self.tenant, dataset_id=dataset_id)
+        datasets.dataset_delete(self.tenant, actor=self.principal, dataset=dataset)
+        return respond({"id": dataset_id, "object": "dataset", "deleted": True})
+
+
+class FineTuneListCreate(TenantAPIView):
+    required_scopes = {"GET": Scope.READ, "POST": Scope.TRAIN}
+
+    @extend_schema(operation_id="fine_tunes_list", responses=FineTuneOutput(many=True))
+    def get(self, request):
+        return respond(paginate(request, selectors.fine_tune_list(self.tenant), fine_tune_data))
+
+    @extend_schema(
+        operation_id="fine_tunes_create",
+        request=FineTuneCreateInput,
+        responses={201: FineTuneOutput},
+    )
+    def post(self, request):
+        data = FineTuneCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        job = fine_tunes.fine_tune_create(
+            self.tenant,
+            actor=self.principal,
+            dataset_id=given["dataset"],
+            base_model=given.get("base_model"),
+            hyperparameters=given.get("hyperparameters"),
+            suffix=given.get("suffix"),
+        )
+        return respond(
+            fine_tune_data(selectors.fine_tune_get(self.tenant, job_id=job.public_id)), status=201
+        )
+
+
+class FineTuneDetail(TenantAPIView):
+    required_scopes = {"GET": Scope.READ}
+
+    @extend_schema(operation_id="fine_tunes_retrieve", responses=FineTuneOutput)
+    def get(self, request, job_id: str):
+        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, job_id=job_id)))
+
+
+class FineTuneCancel(TenantAPIView):
+    required_scopes = {"POST": Scope.TRAIN}
+
+    @extend_schema(operation_id="fine_tunes_cancel", request=None, responses=FineTuneOutput)
+    def post(self, request, job_id: str):
+        job = selectors.fine_tune_get(self.tenant, job_id=job_id)
+        lifecycle.job_cancel(self.tenant, actor=self.principal, job=job)
+        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, job_id=job_id)))
+
+
+class FineTuneEvents(TenantAPIView):
+    required_scopes = {"GET": Scope.READ}
+
+    @extend_schema(operation_id="fine_tunes_events", responses=FineTuneEventOutput(many=True))
+    def get(self, request, job_id: str):
+        job = selectors.fine_tune_get(self.tenant, job_id=job_id)
+        events = selectors.fine_tune_event_list(self.tenant, job=job)
+        return respond(paginate(request, events, fine_tune_event_data))
