@@ -4,7 +4,8 @@ Task threads ``submit`` jobs and wait on their futures.  One compute thread
 takes whatever is queued — up to ``max_images``, waiting at most ``max_wait_s``
 for more once the first job arrives — and hands the batch to ``compute``.  A
 second thread runs ``finish`` (metering: database writes) on finished batches,
-so the next forward pass overlaps the previous batch's writes.
+so the next forward pass overlaps the previous batch's writes; it stores all
+batches finished meanwhile in one go.
 """
 
 from __future__ import annotations
@@ -80,7 +81,14 @@ class Batcher:
 
     def _finish_loop(self) -> None:
         while True:
+            # Take every batch computed meanwhile: one transaction for all of them,
+            # so storing keeps up however small the forward passes are.
             jobs = self._computed.get()
+            while True:
+                try:
+                    jobs += self._computed.get_nowait()
+                except queue.Empty:
+                    break
             try:
                 self._finish(jobs)
             except Exception as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import sys
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -37,6 +38,10 @@ class ModelLoadError(Exception):
 
 class InferenceRuntime:
     def __init__(self) -> None:
+        # The consumer thread that receives messages competes for the GIL with
+        # the compute thread's Python-side Keras work; at the default 5 ms
+        # switch interval it waits that long per message.
+        sys.setswitchinterval(settings.INFERENCE_GIL_SWITCH_INTERVAL_S)
         self.engine = ServingEngine(memory_budget=settings.INFERENCE_CACHE_BYTES)
         # The engine is not thread-safe: loads (warm-up, task threads) and the
         # compute thread's forward passes take turns.

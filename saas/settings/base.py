@@ -183,6 +183,7 @@ INFERENCE_MAX_IMAGE_PIXELS = env.int("INFERENCE_MAX_IMAGE_PIXELS", default=40_00
 INFERENCE_SYNC_TIMEOUT_S = env.float("INFERENCE_SYNC_TIMEOUT_S", default=30.0)
 INFERENCE_MAX_BATCH_IMAGES = env.int("INFERENCE_MAX_BATCH_IMAGES", default=128)
 INFERENCE_MAX_WAIT_MS = env.float("INFERENCE_MAX_WAIT_MS", default=2.0)
+INFERENCE_GIL_SWITCH_INTERVAL_S = env.float("INFERENCE_GIL_SWITCH_INTERVAL_S", default=0.0005)
 INFERENCE_CACHE_BYTES = env.int("INFERENCE_CACHE_BYTES", default=512 * 1024 * 1024)
 # Benchmarks only (bench/inference.py measures what metering costs); production
 # settings refuse to turn it off.
