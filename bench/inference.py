@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 ENV = {"MODELHOUSE_DB_NAME": "modelhouse_bench", "MODELHOUSE_REDIS_DB_OFFSET": "12",
        "RATE_LIMIT_PER_KEY": "10000000",
        "RATE_LIMIT_PER_TENANT": "10000000", "DJANGO_SETTINGS_MODULE": "saas.settings.local",
-       "INFERENCE_CONCURRENCY": "48"}
+       "INFERENCE_CONCURRENCY": "48", "DEBUG": "false"}
 os.environ.update(ENV)
 
 

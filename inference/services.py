@@ -64,8 +64,11 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
+    # ignore_result: the reply comes through inference.replies, and Celery would
+    # otherwise subscribe to a result channel for every call.
     app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
-                                                      prediction_id, "sync", request_id)])
+                                                      prediction_id, "sync", request_id)],
+                  ignore_result=True)
     answer = wait_reply(prediction_id, settings.INFERENCE_SYNC_TIMEOUT_S)
     if answer is None:
         raise ApiError(f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
@@ -88,7 +91,8 @@ def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: 
             top_k=inputs.top_k, api_key_ref=principal.api_key_public_id)
         payload = predict_payload(tenant, principal, served, inputs, prediction.public_id, "async",
                            request_id)
-        transaction.on_commit(lambda: app.send_task(PREDICT_TASK, args=[payload]))
+        transaction.on_commit(lambda: app.send_task(PREDICT_TASK, args=[payload],
+                                                    ignore_result=True))
     return prediction
 
 
