@@ -3,7 +3,6 @@ and activation of model versions."""
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +14,9 @@ from django.db import transaction
 
 from billing.enforcement import ensure_billable
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from inference.exchange import put_pixels, wait_reply
 from inference.inputs import PredictInput
 from inference.models import ModelVersion, Prediction
-from inference.replies import wait_reply
 from inference.selectors import ServedModel
 from saas.celery import app
 from saas.errors import ApiError, InvalidRequest
@@ -48,14 +47,15 @@ def _ensure_billable(tenant: Tenant, principal: ApiPrincipal, served: ServedMode
 def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
                     inputs: PredictInput, prediction_id: str, mode: str,
                     request_id: str) -> dict:
-    """The ``inference.predict`` task's JSON: ids, the model's location, uint8 pixels."""
-    images = inputs.images
+    """The ``inference.predict`` task's JSON: ids and the model's location.  The
+    pixels go beside it (inference.exchange)."""
+    put_pixels(prediction_id, inputs.images)
     return {
         "tenant_id": tenant.pk, "prediction_id": prediction_id, "mode": mode,
         "model": served.payload(), "top_k": inputs.top_k,
         "meter": METER_BASE if served.is_base else METER_FINETUNED,
         "api_key_ref": principal.api_key_public_id, "request_id": request_id,
-        "shape": list(images.shape), "images": base64.b64encode(images.tobytes()).decode(),
+        "shape": list(inputs.images.shape),
     }
 
 
@@ -64,7 +64,7 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    # ignore_result: the reply comes through inference.replies, and Celery would
+    # ignore_result: the reply comes through inference.exchange, and Celery would
     # otherwise subscribe to a result channel for every call.
     app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
                                                       prediction_id, "sync", request_id)],

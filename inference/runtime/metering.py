@@ -64,3 +64,10 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
     if _CRASH_MARKER and Path(_CRASH_MARKER).exists():
         Path(_CRASH_MARKER).unlink()
         os._exit(1)
+
+
+def stored_prediction(payload: dict) -> Prediction | None:
+    """The prediction a payload already produced, if it succeeded."""
+    with tenant_context(_tenant(payload["tenant_id"])):
+        return Prediction.objects.filter(public_id=payload["prediction_id"],
+                                         status=Prediction.Status.SUCCEEDED).first()

@@ -8,19 +8,17 @@ into batched forward passes.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import sys
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
-import numpy as np
 from django.conf import settings
 
-from inference.replies import send_reply
+from inference import exchange
 from inference.runtime.batcher import Batcher, Job
-from inference.runtime.metering import record_outcomes
+from inference.runtime.metering import record_outcomes, stored_prediction
 
 logger = logging.getLogger(__name__)
 
@@ -97,27 +95,44 @@ class InferenceRuntime:
     def _finish(self, jobs: list[Job]) -> None:
         if settings.INFERENCE_METERING:
             record_outcomes([(job.payload, job.result) for job in jobs])
+        exchange.discard_pixels([job.payload["prediction_id"] for job in jobs])
         for job in jobs:
             if job.payload["mode"] == "sync":
-                send_reply(job.payload["prediction_id"], job.result)
+                exchange.send_reply(job.payload["prediction_id"], job.result)
             job.future.set_result(job.result)
 
     # -- the task's entry point ----------------------------------------------------------
 
     def predict(self, payload: dict, timeout_s: float) -> dict:
-        shape = tuple(payload["shape"])
-        images = np.frombuffer(base64.b64decode(payload["images"]), dtype=np.uint8)
-        job = Job(payload=payload, images=images.reshape(shape))
+        images = exchange.take_pixels(payload["prediction_id"], payload["shape"])
+        if images is None:
+            return self._without_pixels(payload)
+        job = Job(payload=payload, images=images)
         try:
             return self.batcher.submit(job).result(timeout=timeout_s)
         except Exception as exc:
             if payload["mode"] == "sync":  # do not leave the caller waiting for its timeout
-                send_reply(payload["prediction_id"], {"status": "failed", "error": {
+                exchange.send_reply(payload["prediction_id"], {"status": "failed", "error": {
                     "code": "internal_error", "message": "the prediction failed"}})
             if isinstance(exc, FutureTimeout):
                 raise TimeoutError(f"prediction {payload['prediction_id']} exceeded "
                                    f"{timeout_s:g} s") from None
             raise
+
+    def _without_pixels(self, payload: dict) -> dict:
+        """A redelivered task whose prediction was already stored (its pixels are
+        discarded then) answers with the stored result; otherwise the input expired."""
+        stored = stored_prediction(payload)
+        if stored is not None:
+            result = {"status": stored.status, "results": stored.results, "cold": False}
+        else:
+            result = {"status": "failed", "error": {
+                "code": "input_expired",
+                "message": "the images expired before a worker took the request"}}
+            record_outcomes([(payload, result)])
+        if payload["mode"] == "sync":
+            exchange.send_reply(payload["prediction_id"], result)
+        return result
 
 
 _runtime: InferenceRuntime | None = None

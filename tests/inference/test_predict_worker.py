@@ -114,3 +114,30 @@ def test_a_tenant_head_model_is_served_by_id_and_by_family_alias(live_a, live_ba
     with live_a.context():
         meters = set(UsageEvent.objects.values_list("meter", "model_ref"))
     assert meters == {("images_finetuned", version.public_id)}
+
+
+def test_a_duplicate_delivery_answers_from_the_stored_prediction(live_a, live_base_model):
+    import numpy as np
+
+    from inference.exchange import wait_reply
+    from inference.inputs import PredictInput
+    from inference.selectors import model_resolve
+    from inference.services import PREDICT_TASK, predict_payload
+    from saas.celery import app
+    from tenants.authentication import ApiPrincipal
+
+    with live_a.context():
+        served = model_resolve(live_a.tenant, model_id=live_base_model.public_id)
+    principal = ApiPrincipal(tenant=live_a.tenant, api_key_id=live_a.key.pk,
+                             api_key_public_id=live_a.key.public_id, scopes=frozenset())
+    images = np.full((2, *served.input_size, 3), 127, dtype=np.uint8)
+    payload = predict_payload(live_a.tenant, principal, served, PredictInput(images, 3),
+                              "pred_duplicate0000000000000", "sync", "req_dup")
+    app.send_task(PREDICT_TASK, args=[payload])
+    first = wait_reply(payload["prediction_id"], 30)
+    app.send_task(PREDICT_TASK, args=[payload])  # pixels are gone by now
+    second = wait_reply(payload["prediction_id"], 30)
+    assert first["status"] == second["status"] == "succeeded"
+    assert second["results"] == first["results"]
+    with live_a.context():
+        assert list(UsageEvent.objects.values_list("quantity", flat=True)) == [2]
