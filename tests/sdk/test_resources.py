@@ -105,3 +105,27 @@ def test_usage_and_invoices_when_nothing_happened_yet(client):
     assert report.data == []
     assert client.usage.csv(group_by="day").splitlines()[0].startswith("day,meter,quantity")
     assert list(client.invoices.iterate()) == []
+
+
+def test_invoices_read_what_period_close_issued(client, live_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.closing import close_period
+    from billing.periods import period_containing
+    from tests.billing.helpers import record
+
+    settings.BILLING_LEDGER_LAG_S = 0  # roll up what was just recorded
+    period = period_containing(timezone.now()).previous()
+    record(live_a, "images_base", 250_000, period.start + timedelta(hours=2),
+           model_ref="mdl_base")
+    close_period(period, tenant=live_a.tenant)
+
+    (listed,) = list(client.invoices.iterate())
+    invoice = client.invoices.retrieve(listed.id)
+    assert invoice.id.startswith("inv_") and invoice.total == listed.total > 0
+    assert [line.quantity for line in invoice.lines if line.meter == "images_base"] == [250_000]
+    assert sum(line.amount for line in invoice.lines) == invoice.total
+    csv_rows = client.invoices.lines_csv(invoice.id).splitlines()
+    assert len(csv_rows) == 1 + len(invoice.lines) and "images_base" in csv_rows[1]
