@@ -51,6 +51,7 @@ from billing.models import Invoice, InvoiceLine, UsageRollup  # noqa: E402
 from billing.periods import period_containing  # noqa: E402
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS  # noqa: E402
 from billing.rollup import rollup_usage  # noqa: E402
+from billing.usage import LEDGER_COLUMNS  # noqa: E402
 from saas import config  # noqa: E402
 from saas.database_setup import ensure_roles_and_database  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
@@ -58,18 +59,6 @@ from tenants.scoping import unscoped  # noqa: E402
 
 RAW_AGGREGATE = (
     "SELECT tenant_id, meter, sum(quantity) FROM billing_usageevent GROUP BY tenant_id, meter"
-)
-_COLUMNS = (
-    "tenant_id",
-    "public_id",
-    "created_at",
-    "meter",
-    "quantity",
-    "occurred_at",
-    "idempotency_key",
-    "source",
-    "model_ref",
-    "api_key_ref",
 )
 
 
@@ -129,7 +118,8 @@ def load(admin: dict, data: io.StringIO) -> None:
     pg.autocommit = True
     try:
         with pg.cursor() as cursor:
-            cursor.copy_expert(f"COPY billing_usageevent ({', '.join(_COLUMNS)}) FROM STDIN", data)
+            columns = ", ".join(LEDGER_COLUMNS)
+            cursor.copy_expert(f"COPY billing_usageevent ({columns}) FROM STDIN", data)
             cursor.execute("VACUUM ANALYZE billing_usageevent")
     finally:
         pg.close()

@@ -13,7 +13,7 @@ from billing.models import UsageEvent
 from tenants.ids import new_public_id
 from tenants.models import Tenant
 
-_COLUMNS = (
+LEDGER_COLUMNS = (
     "tenant_id",
     "public_id",
     "created_at",
@@ -25,7 +25,7 @@ _COLUMNS = (
     "model_ref",
     "api_key_ref",
 )
-_ROW = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+_ROW = "(" + ", ".join(["%s"] * len(LEDGER_COLUMNS)) + ")"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> int:
         ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO billing_usageevent ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed
+            f"INSERT INTO billing_usageevent ({', '.join(LEDGER_COLUMNS)}) "  # noqa: S608 - fixed
             f"VALUES {', '.join([_ROW] * len(drafts))} "
             "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING "
             "RETURNING meter, quantity, occurred_at, api_key_ref",
