@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from inference.models import BaseModel
-from inference.selectors import SERVING_HEAD_DIR
+from inference.selectors import SERVING_HEAD_DIR, forget_base_models
 
 METADATA_FILE, REPORT_FILE = "metadata.json", "report.json"
 # Never an id prefix (no "_"), so a name and an id cannot be confused.
@@ -59,6 +59,7 @@ def base_model_register(directory: Path, *, name: str | None = None) -> BaseMode
                   "feature_dim": metadata["feature_dim"],
                   "preprocessing_version": metadata["preprocessing_version"],
                   "report": report})
+    forget_base_models()  # this process sees it at once; others within the TTL
     return base
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,20 +74,41 @@ def model_version_get(tenant: Tenant, *, model_id: str) -> ModelVersion:
     return version
 
 
-def model_lookup(tenant: Tenant, *, model_id: str) -> ModelVersion | BaseModel:
-    """A tenant version id, a base model id, a tenant family alias, or a base name.
+BASE_CACHE_TTL_S = 30.0
+_base_cache: dict[str, BaseModel] = {}
+_base_cache_loaded_at = -BASE_CACHE_TTL_S
 
+
+def _cached_base(model_id: str) -> BaseModel | None:
+    """Base models are few, global and rarely change: keep them in process memory,
+    reloaded every BASE_CACHE_TTL_S (and at once after a registration here)."""
+    global _base_cache, _base_cache_loaded_at
+    if time.monotonic() - _base_cache_loaded_at > BASE_CACHE_TTL_S:
+        bases = list(BaseModel.objects.all())
+        _base_cache = {key: base for base in bases for key in (base.public_id, base.name)}
+        _base_cache_loaded_at = time.monotonic()
+    return _base_cache.get(model_id)
+
+
+def forget_base_models() -> None:
+    global _base_cache_loaded_at
+    _base_cache_loaded_at = -BASE_CACHE_TTL_S
+
+
+def model_lookup(tenant: Tenant, *, model_id: str) -> ModelVersion | BaseModel:
+    """A base model id or name, a tenant version id, or a tenant family alias.
+
+    Ids (``mdl_…``) are random; family names may not equal a base model name
+    (inference.services.model_version_create); so at most one model matches.
     Another tenant's model is "not found", exactly like a missing one.
     """
-    # Two queries at most; ids (mdl_…) and names cannot collide (families and
-    # base names never contain "_"), so one row matches at most.
+    base = _cached_base(model_id)
+    if base is not None:
+        return base
     version = (ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
                .filter(Q(public_id=model_id) | Q(family=model_id, is_active=True)).first())
     if version is not None:
         return version
-    base = BaseModel.objects.filter(Q(public_id=model_id) | Q(name=model_id)).first()
-    if base is not None:
-        return base
     raise NotFound.for_id("model", model_id, param="id")
 
 

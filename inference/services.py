@@ -16,7 +16,7 @@ from billing.enforcement import ensure_billable
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
 from inference.exchange import put_pixels, wait_reply
 from inference.inputs import PredictInput
-from inference.models import ModelVersion, Prediction
+from inference.models import BaseModel, ModelVersion, Prediction
 from inference.selectors import ServedModel
 from saas.celery import app
 from saas.errors import ApiError, InvalidRequest
@@ -125,6 +125,9 @@ def model_version_create(tenant: Tenant, *, actor, family: str, base_model, kind
     if not re.match(FAMILY_PATTERN, family):
         raise InvalidRequest("A model family is 1-64 lowercase letters, digits or '-'.",
                              param="suffix")
+    if BaseModel.objects.filter(name=family).exists():
+        raise InvalidRequest(f"'{family}' is the name of a base model; choose another suffix.",
+                             code="suffix_taken", param="suffix")
     latest = (ModelVersion.objects.select_for_update().filter(tenant=tenant, family=family)
               .order_by("-version").first())
     version = ModelVersion(tenant=tenant, family=family, version=(latest.version + 1) if latest

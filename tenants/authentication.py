@@ -28,6 +28,7 @@ class ApiPrincipal:
 
 
 _INVALID = "Invalid API key provided."
+_TENANT_FIELDS = ["id", "public_id", "name", "plan", "status", "created_at"]
 
 
 def _bearer(header: str) -> str:
@@ -45,19 +46,22 @@ def authenticate(authorization_header: str) -> ApiPrincipal:
     if parsed is None:  # malformed or wrong checksum: no database hit
         raise AuthenticationFailed(_INVALID)
     prefix, _environment = parsed
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT id, tenant_id, public_id, digest, scopes, expires_at, revoked_at,"
-                       " last_used_at FROM modelhouse_api_key_lookup(%s)", [prefix])
+    with connection.cursor() as cursor:  # the key and its (global) tenant row in one query
+        cursor.execute(
+            "SELECT k.id, k.public_id, k.digest, k.scopes, k.expires_at, k.revoked_at,"
+            " k.last_used_at, t.id, t.public_id, t.name, t.plan, t.status, t.created_at"
+            " FROM modelhouse_api_key_lookup(%s) k JOIN tenants_tenant t ON t.id = k.tenant_id",
+            [prefix])
         row = cursor.fetchone()
-    if row is None or not api_keys.matches(secret, row[3]):
+    if row is None or not api_keys.matches(secret, row[2]):
         raise AuthenticationFailed(_INVALID)
-    key_id, tenant_id, public_id, _, scopes, expires_at, revoked_at, last_used_at = row
+    key_id, public_id, _, scopes, expires_at, revoked_at, last_used_at = row[:7]
     now = timezone.now()
     if revoked_at is not None:
         raise AuthenticationFailed("This API key has been revoked.", code="api_key_revoked")
     if expires_at is not None and expires_at <= now:
         raise AuthenticationFailed("This API key has expired.", code="api_key_expired")
-    tenant = Tenant.objects.get(pk=tenant_id)
+    tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row[7:])
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         _touch(tenant, key_id, now)
     return ApiPrincipal(tenant=tenant, api_key_id=key_id, api_key_public_id=public_id,

@@ -41,3 +41,12 @@ def test_activation_needs_the_train_scope(tenant_a, base_model):
     version = make_model_version(tenant_a, base_model)
     _, client = tenant_a.new_key(["predict", "read"])
     assert client.post(f"/v1/models/{version.public_id}/activate").status_code == 403
+
+
+def test_a_family_may_not_take_a_base_model_name(tenant_a, base_model):
+    import pytest
+
+    from saas.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="name of a base model"):
+        make_model_version(tenant_a, base_model, family=base_model.name)
