@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,10 +113,30 @@ def model_lookup(tenant: Tenant, *, model_id: str) -> ModelVersion | BaseModel:
     raise NotFound.for_id("model", model_id, param="id")
 
 
+_SERVED_CACHE_SIZE = 10_000
+_served_by_id: OrderedDict[tuple[int, str], ServedModel] = OrderedDict()
+
+
 def model_resolve(tenant: Tenant, *, model_id: str) -> ServedModel:
-    """What a predict call on ``model_id`` runs."""
+    """What a predict call on ``model_id`` runs.
+
+    A model version never changes once created, so what its id serves is kept
+    in process memory, keyed by tenant *and* id.  Family aliases are looked up
+    every time: activating another version takes effect on the next request.
+    """
+    key = (tenant.pk, model_id)
+    served = _served_by_id.get(key)
+    if served is not None:
+        return served
     model = model_lookup(tenant, model_id=model_id)
-    return served_base(model) if isinstance(model, BaseModel) else _served_version(model)
+    if isinstance(model, BaseModel):
+        return served_base(model)
+    served = _served_version(model)
+    if model_id == model.public_id:
+        _served_by_id[key] = served
+        if len(_served_by_id) > _SERVED_CACHE_SIZE:
+            _served_by_id.popitem(last=False)
+    return served
 
 
 def base_model_list():
