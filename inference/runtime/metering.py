@@ -8,12 +8,13 @@ its tenant) but all in one transaction for the whole batch.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.usage import UsageDraft, usage_record
@@ -31,12 +32,32 @@ def _tenant(tenant_id: int) -> Tenant:
     return Tenant.objects.get(pk=tenant_id)
 
 
-def _prediction(tenant: Tenant, payload: dict, outcome: dict, now) -> Prediction:
-    return Prediction(tenant=tenant, public_id=payload["prediction_id"],
-                      model_ref=payload["model"]["id"], status=outcome["status"],
-                      image_count=payload["shape"][0], top_k=payload["top_k"],
-                      results=outcome.get("results"), error=outcome.get("error"),
-                      api_key_ref=payload["api_key_ref"], completed_at=now)
+_PREDICTION_COLUMNS = ("tenant_id", "public_id", "created_at", "model_ref", "status",
+                       "image_count", "top_k", "results", "error", "api_key_ref",
+                       "completed_at")
+_ROW = "(" + ", ".join(["%s"] * len(_PREDICTION_COLUMNS)) + ")"
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _store_predictions(tenant: Tenant, pairs: list[tuple[dict, dict]], now) -> None:
+    """One multi-row upsert: a synchronous call's row is new; an asynchronous
+    one's was created ``queued`` by the web process and is completed here."""
+    params: list = []
+    for payload, outcome in pairs:
+        params += [tenant.pk, payload["prediction_id"], now, payload["model"]["id"],
+                   outcome["status"], payload["shape"][0], payload["top_k"],
+                   _json(outcome.get("results")), _json(outcome.get("error")),
+                   payload["api_key_ref"], now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO inference_prediction ({', '.join(_PREDICTION_COLUMNS)}) "  # noqa: S608
+            f"VALUES {', '.join([_ROW] * len(pairs))} "
+            "ON CONFLICT (tenant_id, public_id) DO UPDATE SET status = EXCLUDED.status, "
+            "results = EXCLUDED.results, error = EXCLUDED.error, "
+            "completed_at = EXCLUDED.completed_at", params)
 
 
 def _usage(payload: dict, now) -> UsageDraft:
@@ -55,10 +76,7 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
             tenant = _tenant(tenant_id)
             pairs = list(group)
             with tenant_context(tenant):
-                Prediction.objects.bulk_create(
-                    [_prediction(tenant, payload, outcome, now) for payload, outcome in pairs],
-                    update_conflicts=True, unique_fields=["tenant", "public_id"],
-                    update_fields=["status", "results", "error", "completed_at"])
+                _store_predictions(tenant, pairs, now)
                 usage_record(tenant, [_usage(payload, now) for payload, outcome in pairs
                                       if outcome["status"] == Prediction.Status.SUCCEEDED])
     if _CRASH_MARKER and Path(_CRASH_MARKER).exists():
