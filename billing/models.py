@@ -59,8 +59,16 @@ class UsageRollup(TenantOwnedModel):
     so ``public_id`` stays empty.  ``updated_at`` moves whenever late usage
     lands in the row, which is how period close finds closed periods that need
     an adjustment.
+
+    Derived rows, rewritten by the hundred thousand in a catch-up run: the tenant
+    column carries no foreign-key check (each would lock the tenant row; the
+    ledger rows they sum already passed it, and tenants are never deleted
+    outside the ORM, whose cascade still applies) and no index of its own (the
+    unique key leads with it).
     """
 
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+",
+                               db_constraint=False, db_index=False)
     hour = models.DateTimeField()
     meter = models.CharField(max_length=40)
     model_ref = models.CharField(max_length=40, blank=True)
