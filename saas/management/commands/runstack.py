@@ -22,7 +22,8 @@ def _processes(port: int) -> dict[str, list[str]]:
     web_workers = os.environ.get("WEB_CONCURRENCY", "2")
     return {
         "web": [python, "-m", "gunicorn", "saas.wsgi:application", "--bind",
-                f"0.0.0.0:{port}", "--workers", web_workers, "--threads", "8",
+                f"0.0.0.0:{port}", "--workers", web_workers,
+                "--threads", os.environ.get("WEB_THREADS", "8"),
                 "--access-logfile", "-", "--graceful-timeout", "10"],
         # Threads, not prefork: TensorFlow is not fork-safe, and the threads feed
         # one in-process batcher (inference.runtime.batcher).
