@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
 
+from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
 from inference.models import BaseModel, ModelVersion, Prediction
 from saas.errors import InvalidRequest, NotFound
 from tenants.models import Tenant
@@ -24,19 +25,19 @@ class ServedModel:
     the worker to find and load the artifacts (plain JSON in the task payload)."""
 
     public_id: str
-    kind: str  # "base" (its serving head), "head" or "full"
     input_size: tuple[int, int]
-    base_name: str
     base_checksum: str
     base_path: str
     artifact_path: str  # head or full artifact directory on the worker's file system
-    checksum: str
     is_base: bool
 
+    @property
+    def meter(self) -> str:
+        return IMAGES_BASE if self.is_base else IMAGES_FINETUNED
+
     def payload(self) -> dict:
-        return {"id": self.public_id, "kind": self.kind, "base_name": self.base_name,
-                "base_checksum": self.base_checksum, "base_path": self.base_path,
-                "artifact_path": self.artifact_path, "checksum": self.checksum}
+        return {"id": self.public_id, "base_checksum": self.base_checksum,
+                "base_path": self.base_path, "artifact_path": self.artifact_path}
 
 
 def base_model_path(base: BaseModel) -> Path:
@@ -50,21 +51,19 @@ def served_base(base: BaseModel) -> ServedModel:
         raise InvalidRequest(f"Base model '{base.name}' has no classification head of its own; "
                              "fine-tune it and call the resulting model.",
                              code="model_not_servable", param="model")
-    return ServedModel(public_id=base.public_id, kind="base",
+    return ServedModel(public_id=base.public_id,
                        input_size=(base.input_shape[0], base.input_shape[1]),
-                       base_name=base.name, base_checksum=base.checksum,
-                       base_path=str(base_model_path(base)), artifact_path=str(head),
-                       checksum=base.checksum, is_base=True)
+                       base_checksum=base.checksum, base_path=str(base_model_path(base)),
+                       artifact_path=str(head), is_base=True)
 
 
 def _served_version(version: ModelVersion) -> ServedModel:
     base = version.base_model
-    return ServedModel(public_id=version.public_id, kind=version.kind,
+    return ServedModel(public_id=version.public_id,
                        input_size=(version.input_shape[0], version.input_shape[1]),
-                       base_name=base.name, base_checksum=base.checksum,
-                       base_path=str(base_model_path(base)),
+                       base_checksum=base.checksum, base_path=str(base_model_path(base)),
                        artifact_path=default_storage.path(version.artifact_key),
-                       checksum=version.checksum, is_base=False)
+                       is_base=False)
 
 
 def model_version_get(tenant: Tenant, *, model_id: str) -> ModelVersion:
@@ -152,3 +151,9 @@ def prediction_get(tenant: Tenant, *, prediction_id: str) -> Prediction:
     if prediction is None:
         raise NotFound.for_id("prediction", prediction_id, param="id")
     return prediction
+
+
+def servable_base_models() -> list[ServedModel]:
+    """The base models that answer predict calls themselves (they have a head)."""
+    return [served_base(base) for base in BaseModel.objects.exclude(labels=[])
+            if (base_model_path(base) / SERVING_HEAD_DIR).exists()]

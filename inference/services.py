@@ -13,7 +13,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from billing.enforcement import ensure_billable
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
 from inference.exchange import put_pixels, wait_reply
 from inference.inputs import PredictInput
 from inference.models import BaseModel, ModelVersion, Prediction
@@ -27,7 +26,6 @@ from tenants.models import Tenant
 from tenants.storage import tenant_key
 
 PREDICT_TASK = "inference.predict"
-METER_BASE, METER_FINETUNED = IMAGES_BASE, IMAGES_FINETUNED
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,8 @@ class SyncResult:
 def _ensure_billable(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
                      inputs: PredictInput) -> None:
     """Spend cap, key quota and account status: a 402 before anything is queued."""
-    ensure_billable(tenant, meter=METER_BASE if served.is_base else METER_FINETUNED,
-                    quantity=len(inputs.images), api_key_ref=principal.api_key_public_id)
+    ensure_billable(tenant, meter=served.meter, quantity=len(inputs.images),
+                    api_key_ref=principal.api_key_public_id)
 
 
 def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
@@ -53,7 +51,7 @@ def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel
     return {
         "tenant_id": tenant.pk, "prediction_id": prediction_id, "mode": mode,
         "model": served.payload(), "top_k": inputs.top_k,
-        "meter": METER_BASE if served.is_base else METER_FINETUNED,
+        "meter": served.meter,
         "api_key_ref": principal.api_key_public_id, "request_id": request_id,
         "shape": list(inputs.images.shape),
     }

@@ -26,10 +26,8 @@ def _warm_up(sender, **kwargs):
     """Load the base models' serving heads before the first request arrives."""
     if "inference" not in [queue.name for queue in sender.task_consumer.queues]:
         return
-    from inference.models import BaseModel
     from inference.runtime.worker import runtime
-    from inference.selectors import SERVING_HEAD_DIR, base_model_path, served_base
+    from inference.selectors import servable_base_models
 
-    for base in BaseModel.objects.exclude(labels=[]):
-        if (base_model_path(base) / SERVING_HEAD_DIR).exists():
-            runtime().ensure_loaded(served_base(base).payload())
+    for served in servable_base_models():
+        runtime().ensure_loaded(served.payload())

@@ -8,7 +8,6 @@ import re
 from tenants.ids import random_token
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 
 class RequestContextMiddleware:
@@ -27,7 +26,6 @@ class RequestContextMiddleware:
     def _handle(self, request):
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else f"req_{random_token(20)}"
-        request_id_var.set(request_id)
         request.request_id = request_id
         response = self.get_response(request)
         response["X-Request-Id"] = request_id

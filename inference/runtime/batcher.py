@@ -39,7 +39,6 @@ class Batcher:
         self.max_images, self.max_wait_s = max_images, max_wait_s
         self._incoming: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._computed: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
-        self.batch_sizes: list[int] = []  # recent batch sizes, for tests and stats
         self._last_jobs = 0
         threading.Thread(target=self._compute_loop, name="batcher-compute", daemon=True).start()
         threading.Thread(target=self._finish_loop, name="batcher-finish", daemon=True).start()
@@ -64,7 +63,6 @@ class Batcher:
                 break
             jobs.append(job)
             images += len(job.images)
-        self.batch_sizes = [*self.batch_sizes[-99:], images]
         self._last_jobs = len(jobs)
         return jobs
 
