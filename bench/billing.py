@@ -12,10 +12,12 @@ COPY, then times in one run:
 and prints each with its ratio to the reference (target: rollup + close <= 3x).
 It also times the warm ``ensure_billable`` check on the predict path.
 
-Run: ``.venv/bin/python bench/billing.py [--events 1000000] [--tenants 1000] [--hours 24]``.
-``--hours`` spreads each tenant's events over that many hours of last month:
-rollups have one row per tenant, hour, meter, model and key, so it sets how
-much the rollup compresses the ledger.
+Run: ``.venv/bin/python bench/billing.py [--events 1000000] [--tenants 1000] [--hours 1 24]``.
+Each ``--hours`` value is one scenario, on a fresh database: the events are
+spread over that many hours of last month.  Rollups have one row per tenant,
+hour, meter, model and key, so it sets how much the rollup compresses the
+ledger: one hour is what a scheduled run sees (beat rolls up every 15
+minutes); 24 hours is a run catching up a day without rollups.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ RAW_AGGREGATE = (
 
 
 def fresh_database() -> dict:
+    connections.close_all()  # the previous scenario's database is dropped
     plan = config.database_plan()
     ensure_roles_and_database(plan.admin, plan.owner, plan.app, recreate=True)
     call_command("migrate", database="owner", interactive=False, verbosity=0)
@@ -153,22 +156,16 @@ def enforcement_latency(tenant_ids: list[int], calls: int = 5000) -> tuple[float
     return statistics.median(samples), samples[int(len(samples) * 0.99)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--tenants", type=int, default=1_000)
-    parser.add_argument("--hours", type=int, default=24)
-    args = parser.parse_args()
-    period = period_containing(datetime.now(UTC)).previous()
-
+def scenario(events: int, tenants: int, hours: int, period) -> float:
+    """Load ``events`` spread over ``hours`` into a fresh ledger, then time rollup and
+    close against the raw aggregate; returns (rollup + close) / raw."""
     admin = fresh_database()
-    tenant_ids = make_tenants(args.tenants)
-    generate_s, data = timed(lambda: ledger_csv(tenant_ids, args.events, args.hours, period.start))
+    tenant_ids = make_tenants(tenants)
+    generate_s, data = timed(lambda: ledger_csv(tenant_ids, events, hours, period.start))
     load_s, _ = timed(lambda: load(admin, data))
     print(
-        f"ledger: {args.events:,} events, {args.tenants:,} tenants, {args.hours} h "
-        f"(generated in {generate_s:.1f} s, COPY + ANALYZE in {load_s:.1f} s, "
-        f"{args.events / load_s:,.0f} events/s)"
+        f"\nledger: {events:,} events, {tenants:,} tenants over {hours} h "
+        f"(generated in {generate_s:.1f} s, COPY + ANALYZE in {load_s:.1f} s)"
     )
 
     raw_before, groups = raw_aggregate()
@@ -193,17 +190,34 @@ def main() -> None:
         f"({len(closed.created):,} invoices, {lines:,} lines)"
     )
     total = rollup_s + close_s
-    verdict = "meets" if total <= 3 * raw_s else "MISSES"
-    print(
-        f"rollup + close             : {total * 1000:8.0f} ms  {total / raw_s:5.2f}x  "
-        f"({verdict} the 3x target)"
-    )
+    print(f"rollup + close             : {total * 1000:8.0f} ms  {total / raw_s:5.2f}x")
     assert invoices == len(closed.created) and rollups == rolled.rows
 
     rerun_s, again = timed(lambda: close_period(period))
     print(f"close re-run               : {rerun_s * 1000:8.0f} ms  created {len(again.created)}")
-    p50, p99 = enforcement_latency(tenant_ids)
-    print(f"ensure_billable (warm)     : p50 {p50 * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us")
+    return total / raw_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--tenants", type=int, default=1_000)
+    parser.add_argument("--hours", type=int, nargs="+", default=[1, 24])
+    args = parser.parse_args()
+    period = period_containing(datetime.now(UTC)).previous()
+
+    ratios = {hours: scenario(args.events, args.tenants, hours, period) for hours in args.hours}
+    p50, p99 = enforcement_latency(list(Tenant.objects.order_by("pk").values_list("pk", flat=True)))
+    print(f"\nensure_billable (warm)     : p50 {p50 * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us")
+    print("\nrollup + close vs the raw aggregate (target <= 3x for a scheduled run):")
+    for hours, ratio in ratios.items():
+        role = (
+            "a scheduled run (beat rolls up every 15 min)"
+            if hours <= 1
+            else "catching up after rollups stopped"
+        )
+        verdict = "meets" if ratio <= 3 else "misses"
+        print(f"  {hours:>3} h of ledger in one run, {role:<45}: {ratio:5.2f}x  {verdict} 3x")
 
 
 if __name__ == "__main__":

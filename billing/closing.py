@@ -75,7 +75,7 @@ def close_period(period: Period, *, tenant: Tenant | None = None) -> CloseResult
             draft = context.draft(usage.get(account.pk, []), sorted(late.get(account.pk, ())))
             if draft is not None:
                 drafts.append(draft)
-        created = _insert(drafts)
+        created = _insert(drafts, period, rolled.rolled_up_to, rolled.stamp)
         transaction.on_commit(lambda: _schedule_provider_sync(created))
         superseded = _with_usage(period, {t for t, s in existing.items() if s > period.start})
     return CloseResult(
@@ -156,10 +156,42 @@ def _fee_tenant_ids(period: Period, tenant_id: int | None) -> set[int]:
 # --- rating ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
+class _LineDraft:
+    """An invoice line before it is inserted: plain values, no model instance (a
+    thousand-tenant close builds thousands; Django's ``Model.__init__`` was a
+    fifth of its time)."""
+
+    kind: str
+    description: str
+    meter: str
+    model_ref: str
+    quantity: int
+    unit_price: str
+    amount_minor: int
+    tiers: list[dict]
+    service_period_start: datetime
+    is_adjustment: bool = False
+    events_created_from: datetime | None = None
+
+
+@dataclass(slots=True)
 class _Draft:
-    invoice: Invoice
-    lines: list[InvoiceLine]
+    tenant_id: int
+    plan_code: str
+    currency: str
+    total_minor: int
+    lines: list[_LineDraft]
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedInvoice:
+    """What period close reports of each invoice it inserted."""
+
+    tenant_id: int
+    pk: int
+    public_id: str
+    amount_due_minor: int
 
 
 class _Close:
@@ -167,7 +199,7 @@ class _Close:
 
     def __init__(self, period: Period, tenant: Tenant, cutoff: datetime, stamp: datetime):
         self.period, self.tenant, self.cutoff, self.stamp = period, tenant, cutoff, stamp
-        self.lines: list[InvoiceLine] = []
+        self.lines: list[_LineDraft] = []
 
     def draft(self, usage: list[rating.Usage], late: list[datetime]) -> _Draft | None:
         plan = get_plan(self.tenant.plan)
@@ -179,20 +211,7 @@ class _Close:
         if not self.lines:
             return None
         total = sum(line.amount_minor for line in self.lines)
-        invoice = Invoice(
-            tenant=self.tenant,
-            period_start=self.period.start,
-            period_end=self.period.end,
-            plan_code=plan.code,
-            currency=plan.currency,
-            total_minor=total,
-            usage_cutoff=self.cutoff,
-            closed_at=self.stamp,
-            provider=settings.BILLING_PROVIDER,
-            status=Invoice.Status.OPEN if total > 0 else Invoice.Status.PAID,
-            paid_at=None if total > 0 else self.stamp,
-        )
-        return _Draft(invoice, self.lines)
+        return _Draft(self.tenant.pk, plan.code, plan.currency, total, self.lines)
 
     def _adjust(self, earlier: Period) -> None:
         """Bill what ``earlier`` owes now minus what its invoices already billed."""
@@ -240,9 +259,7 @@ class _Close:
 
     def _add(self, line: rating.InvoiceLine, *, service_start: datetime) -> None:
         self.lines.append(
-            InvoiceLine(
-                tenant=self.tenant,
-                position=len(self.lines) + 1,
+            _LineDraft(
                 kind=line.kind,
                 description=line.description,
                 meter=line.meter or "",
@@ -259,9 +276,7 @@ class _Close:
         kind, meter, model_ref = key
         what = f"{meter} ({model_ref})" if kind == "usage" else "spend cap credit"
         self.lines.append(
-            InvoiceLine(
-                tenant=self.tenant,
-                position=len(self.lines) + 1,
+            _LineDraft(
                 kind=kind,
                 description=f"Adjustment for {earlier}: {what}, usage recorded after its close",
                 meter=meter,
@@ -296,127 +311,126 @@ def _tiers(tiers: tuple[rating.TierUsage, ...]) -> list[dict]:
     ]
 
 
+# (column, SQL type) of the rows _insert_rows writes.
 _INVOICE_COLUMNS = (
-    "tenant_id",
-    "public_id",
-    "created_at",
-    "period_start",
-    "period_end",
-    "plan_code",
-    "currency",
-    "total_minor",
-    "credited_minor",
-    "status",
-    "usage_cutoff",
-    "closed_at",
-    "provider",
-    "provider_invoice_id",
-    "remote_status",
-    "paid_at",
+    ("tenant_id", "bigint"),
+    ("public_id", "text"),
+    ("created_at", "timestamptz"),
+    ("period_start", "timestamptz"),
+    ("period_end", "timestamptz"),
+    ("plan_code", "text"),
+    ("currency", "text"),
+    ("total_minor", "bigint"),
+    ("credited_minor", "bigint"),
+    ("status", "text"),
+    ("usage_cutoff", "timestamptz"),
+    ("closed_at", "timestamptz"),
+    ("provider", "text"),
+    ("provider_invoice_id", "text"),
+    ("remote_status", "text"),
+    ("paid_at", "timestamptz"),
 )
 _LINE_COLUMNS = (
-    "tenant_id",
-    "public_id",
-    "created_at",
-    "invoice_id",
-    "position",
-    "kind",
-    "description",
-    "meter",
-    "model_ref",
-    "quantity",
-    "unit_price",
-    "amount_minor",
-    "tiers",
-    "service_period_start",
-    "is_adjustment",
-    "events_created_from",
+    ("tenant_id", "bigint"),
+    ("public_id", "text"),
+    ("created_at", "timestamptz"),
+    ("invoice_id", "bigint"),
+    ("position", "integer"),
+    ("kind", "text"),
+    ("description", "text"),
+    ("meter", "text"),
+    ("model_ref", "text"),
+    ("quantity", "bigint"),
+    ("unit_price", "text"),
+    ("amount_minor", "bigint"),
+    ("tiers", "jsonb"),
+    ("service_period_start", "timestamptz"),
+    ("is_adjustment", "boolean"),
+    ("events_created_from", "timestamptz"),
 )
-_BATCH = 2000
 
 
-def _insert(drafts: list[_Draft]) -> list[Invoice]:
+def _insert(
+    drafts: list[_Draft], period: Period, cutoff: datetime, stamp: datetime
+) -> list[CreatedInvoice]:
     """Multi-row INSERTs of plain values: a thousand invoices cost milliseconds, where
     ``bulk_create``'s per-field preparation costs a large share of a whole close."""
-    invoices = [draft.invoice for draft in drafts]
-    for invoice, public_id in zip(invoices, public_ids("inv", len(invoices)), strict=True):
-        invoice.public_id, invoice.created_at = public_id, invoice.closed_at
-    ids = _insert_rows(
+    invoice_ids = public_ids("inv", len(drafts))
+    pks = _insert_rows(
         "billing_invoice",
         _INVOICE_COLUMNS,
         [
             (
-                i.tenant_id,
-                i.public_id,
-                i.created_at,
-                i.period_start,
-                i.period_end,
-                i.plan_code,
-                i.currency,
-                i.total_minor,
+                draft.tenant_id,
+                public_id,
+                stamp,
+                period.start,
+                period.end,
+                draft.plan_code,
+                draft.currency,
+                draft.total_minor,
                 0,
-                i.status,
-                i.usage_cutoff,
-                i.closed_at,
-                i.provider,
+                Invoice.Status.OPEN if draft.total_minor > 0 else Invoice.Status.PAID,
+                cutoff,
+                stamp,
+                settings.BILLING_PROVIDER,
                 "",
                 "",
-                i.paid_at,
+                None if draft.total_minor > 0 else stamp,
             )
-            for i in invoices
+            for draft, public_id in zip(drafts, invoice_ids, strict=True)
         ],
     )
-    lines = []
-    for draft, invoice, pk in zip(drafts, invoices, ids, strict=True):
-        invoice.pk = pk
-        for line in draft.lines:
-            line.invoice = invoice
-            lines.append(line)
-    for line, public_id in zip(lines, public_ids("il", len(lines)), strict=True):
-        line.public_id = public_id
-    _insert_rows(
-        "billing_invoiceline",
-        _LINE_COLUMNS,
-        [
-            (
-                ln.tenant_id,
-                ln.public_id,
-                ln.invoice.closed_at,
-                ln.invoice.pk,
-                ln.position,
-                ln.kind,
-                ln.description,
-                ln.meter,
-                ln.model_ref,
-                ln.quantity,
-                ln.unit_price,
-                ln.amount_minor,
-                json.dumps(ln.tiers),
-                ln.service_period_start,
-                ln.is_adjustment,
-                ln.events_created_from,
+    rows = []
+    for draft, pk in zip(drafts, pks, strict=True):
+        for position, ln in enumerate(draft.lines, start=1):
+            rows.append(
+                [
+                    draft.tenant_id,
+                    None,  # public id, below
+                    stamp,
+                    pk,
+                    position,
+                    ln.kind,
+                    ln.description,
+                    ln.meter,
+                    ln.model_ref,
+                    ln.quantity,
+                    ln.unit_price,
+                    ln.amount_minor,
+                    ln.tiers,
+                    ln.service_period_start,
+                    ln.is_adjustment,
+                    ln.events_created_from,
+                ]
             )
-            for ln in lines
-        ],
-    )
-    return invoices
+    for row, public_id in zip(rows, public_ids("il", len(rows)), strict=True):
+        row[1] = public_id
+    _insert_rows("billing_invoiceline", _LINE_COLUMNS, rows)
+    return [
+        CreatedInvoice(draft.tenant_id, pk, public_id, draft.total_minor)
+        for draft, pk, public_id in zip(drafts, pks, invoice_ids, strict=True)
+    ]
 
 
-def _insert_rows(table: str, columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
-    placeholders = (
-        "(" + ", ".join("%s::jsonb" if column == "tiers" else "%s" for column in columns) + ")"
+def _insert_rows(table: str, columns: tuple[tuple[str, str], ...], rows: list) -> list[int]:
+    """One ``INSERT … SELECT`` over the rows sent as a single JSON array: the server
+    unpacks a thousand rows in a few milliseconds, where a multi-row ``VALUES`` list
+    cost ~40 µs a row in client-side quoting and planning.  Returns the new ids in
+    row order (the insert keeps the array's order: no sort or join in between)."""
+    names = ", ".join(name for name, _ in columns)
+    values = ", ".join(
+        f"r -> {n}" if sql_type == "jsonb" else f"(r ->> {n})::{sql_type}"
+        for n, (_, sql_type) in enumerate(columns)
     )
-    ids: list[int] = []
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), _BATCH):
-            batch = rows[start : start + _BATCH]
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - fixed names
-                f"VALUES {', '.join([placeholders] * len(batch))} RETURNING id",
-                [value for row in batch for value in row],
-            )
-            ids += [row[0] for row in cursor.fetchall()]
-    return ids
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {values} "  # noqa: S608 - fixed names
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS a(r, n) ORDER BY n "
+            "RETURNING id",
+            [json.dumps(rows, default=datetime.isoformat)],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 _ALPHABET = (string.ascii_letters + string.digits).encode()
@@ -436,7 +450,7 @@ def public_ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}_{text[n * length : (n + 1) * length]}" for n in range(count)]
 
 
-def _schedule_provider_sync(invoices: list[Invoice]) -> None:
+def _schedule_provider_sync(invoices: list[CreatedInvoice]) -> None:
     from billing.tasks import schedule_invoice_sync
 
     schedule_invoice_sync([invoice for invoice in invoices if invoice.amount_due_minor > 0])
