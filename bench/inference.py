@@ -9,11 +9,16 @@ its reference:
   and of 32-image requests (at 4 clients, latency-bound, and at 16, saturating);
 * the raw in-process batched forward pass of the same model (the ceiling);
 * the same loads spread over 1,000 tenant models (shared backbone) vs one model;
-* metering on vs off (the stack restarted with INFERENCE_METERING=false);
+* metering on vs off (a second stack with INFERENCE_METERING=false, running
+  beside the first on its own Redis databases);
 * single-image requests at 32 clients vs a bare authenticated endpoint
   (`GET /v1/ping`) served by the same server.
 
-Run: `.venv/bin/python bench/inference.py [--seconds 6] [--models 1000]`.
+Every figure is measured once per round, rounds interleaved, and the median
+round is printed: this VM's throughput drifts by ±25% over a minute, and
+interleaving exposes references and measurements to the same drift.
+
+Run: `.venv/bin/python bench/inference.py [--seconds 4] [--rounds 3] [--models 1000]`.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 ENV = {"MODELHOUSE_DB_NAME": "modelhouse_bench", "MODELHOUSE_REDIS_DB_OFFSET": "12",
        "RATE_LIMIT_PER_KEY": "10000000",
        "RATE_LIMIT_PER_TENANT": "10000000", "DJANGO_SETTINGS_MODULE": "saas.settings.local",
-       "INFERENCE_CONCURRENCY": "48", "DEBUG": "false"}
+       "DEBUG": "false"}
 os.environ.update(ENV)
 BATCH_CLIENTS = 16  # 32-image requests: enough in flight to keep the worker busy
 
@@ -152,9 +157,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_stack(port: int, metering: bool) -> subprocess.Popen:
+def start_stack(port: int, metering: bool, redis_offset: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "INFERENCE_METERING": "true" if metering else "false",
            "WEB_CONCURRENCY": "2"}
+    if redis_offset is not None:
+        env["MODELHOUSE_REDIS_DB_OFFSET"] = redis_offset
     process = subprocess.Popen([sys.executable, "manage.py", "runstack", "--port", str(port)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -249,18 +256,39 @@ def line(name: str, result: Result, reference: float | None = None, ref_name: st
           f"p99 {result.pct(99):7.1f} ms  errors {result.errors}{ratio}", flush=True)
 
 
+@dataclass
+class Load:
+    """One figure: ``targets`` driven on ``port`` by ``clients`` for each round."""
+
+    port: int
+    targets: list[Target]
+    clients: int
+    images_per_request: int
+    method: str = "POST"
+    rounds: list[Result] = field(default_factory=list)
+
+    def run(self, seconds: float) -> None:
+        self.rounds.append(drive(self.port, self.targets, self.clients, seconds,
+                                 self.images_per_request, method=self.method))
+
+    @property
+    def result(self) -> Result:
+        """The median round's throughput; latencies and errors of all rounds."""
+        median = sorted(self.rounds, key=lambda r: r.ips)[len(self.rounds) // 2]
+        return Result(median.requests, median.images, median.seconds,
+                      [x for r in self.rounds for x in r.latencies],
+                      sum(r.errors for r in self.rounds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per figure and round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--tenants", type=int, default=100)
     args = parser.parse_args()
-    seconds = args.seconds
 
     base, key, tenant_models = prepare(args.models, args.tenants)
-    raw32 = raw_forward(base, 32, seconds)
-    print(f"{'raw forward pass, batch 32 (in process)':<44} {raw32:9.1f} images/s", flush=True)
-
     one = [photo(1)]
     single_body, single_type = multipart(one)
     batch_body, batch_type = multipart([photo(n) for n in range(32)])
@@ -271,48 +299,59 @@ def main() -> None:
     mix_batch = [Target(f"/v1/models/{m}/predict", k, batch_body, batch_type)
                  for k, m in tenant_models]
 
-    port = free_port()
-    results: dict[str, Result] = {}
-    stack = start_stack(port, metering=True)
+    on_port, off_port = free_port(), free_port()
+    loads = {
+        "ping": Load(on_port, [Target("/v1/ping", key)], 32, 1, "GET"),
+        "single1": Load(on_port, base_single, 1, 1),
+        "single8": Load(on_port, base_single, 8, 1),
+        "single32": Load(on_port, base_single, 32, 1),
+        "batch4": Load(on_port, base_batch, 4, 32),
+        "batch": Load(on_port, base_batch, BATCH_CLIENTS, 32),
+        "mix_single": Load(on_port, mix_single, 32, 1),
+        "mix_batch": Load(on_port, mix_batch, BATCH_CLIENTS, 32),
+        "off_single": Load(off_port, base_single, 32, 1),
+        "off_batch": Load(off_port, base_batch, BATCH_CLIENTS, 32),
+    }
+    raw_rounds = []
+    # Both stacks run at once (the metering-off one on its own Redis databases, so
+    # its worker claims only its own lane) and every figure is measured in each
+    # round, so machine noise hits references and measurements alike.
+    stacks = [start_stack(on_port, metering=True),
+              start_stack(off_port, metering=False, redis_offset="4")]
     try:
-        drive(port, base_single, 8, 2, 1)  # warm-up
-        drive(port, mix_single, 32, min(30.0, 3 * seconds), 1)  # loads every tenant head once
-        ping = drive(port, [Target("/v1/ping", key)], 32, seconds, 1, method="GET")
-        line("bare authenticated GET /v1/ping, 32 clients", ping, unit="req/s")
-        for clients in (1, 8, 32):
-            results[f"single{clients}"] = drive(port, base_single, clients, seconds, 1)
-            line(f"1-image requests, {clients} clients", results[f"single{clients}"])
-        few = drive(port, base_batch, 4, seconds, 32)
-        line("32-image requests, 4 clients", few, raw32, "of raw forward pass")
-        results["batch"] = drive(port, base_batch, BATCH_CLIENTS, seconds, 32)
-        line(f"32-image requests, {BATCH_CLIENTS} clients", results["batch"], raw32,
-             "of raw forward pass")
-        single32 = results["single32"]
-        print(f"{'1-image @32 clients vs bare endpoint':<44} {single32.rps:9.1f} req/s"
-              f"{'':34}{single32.rps / ping.rps:5.2f}x of /v1/ping")
-        results["mix_single"] = drive(port, mix_single, 32, seconds, 1)
-        line(f"1-image, 32 clients, {len(tenant_models)} tenant models", results["mix_single"],
-             single32.ips, "of one model")
-        results["mix_batch"] = drive(port, mix_batch, BATCH_CLIENTS, seconds, 32)
-        line(f"32-image, {BATCH_CLIENTS} clients, {len(tenant_models)} tenant models",
-             results["mix_batch"],
-             results["batch"].ips, "of one model")
+        for port in (on_port, off_port):
+            drive(port, base_single, 8, 2, 1)  # warm-up
+        drive(on_port, mix_single, 32, 30.0, 1)  # loads every tenant head once
+        for n in range(args.rounds):
+            print(f"round {n + 1} of {args.rounds}", flush=True)
+            raw_rounds.append(raw_forward(base, 32, args.seconds))
+            for load in loads.values():
+                load.run(args.seconds)
     finally:
-        stop_stack(stack)
+        for stack in stacks:
+            stop_stack(stack)
 
-    stack = start_stack(port, metering=False)
-    try:
-        drive(port, base_single, 8, 2, 1)
-        off_single = drive(port, base_single, 32, seconds, 1)
-        off_batch = drive(port, base_batch, BATCH_CLIENTS, seconds, 32)
-    finally:
-        stop_stack(stack)
-    line("1-image, 32 clients, metering OFF", off_single)
-    print(f"{'metering cost, 1-image @32 clients':<44} {single32.ips / off_single.ips:9.2f}x "
-          "of throughput without metering")
-    line(f"32-image, {BATCH_CLIENTS} clients, metering OFF", off_batch)
+    raw32 = sorted(raw_rounds)[len(raw_rounds) // 2]
+    r = {name: load.result for name, load in loads.items()}
+    print(f"\nmedian of {args.rounds} interleaved rounds of {args.seconds:g} s each\n")
+    print(f"{'raw forward pass, batch 32 (in process)':<44} {raw32:9.1f} images/s", flush=True)
+    line("bare authenticated GET /v1/ping, 32 clients", r["ping"], unit="req/s")
+    for clients in (1, 8, 32):
+        line(f"1-image requests, {clients} clients", r[f"single{clients}"])
+    line("32-image requests, 4 clients", r["batch4"], raw32, "of raw forward pass")
+    line(f"32-image requests, {BATCH_CLIENTS} clients", r["batch"], raw32, "of raw forward pass")
+    print(f"{'1-image @32 clients vs bare endpoint':<44} {r['single32'].rps:9.1f} req/s"
+          f"{'':34}{r['single32'].rps / r['ping'].rps:5.2f}x of /v1/ping")
+    line(f"1-image, 32 clients, {len(tenant_models)} tenant models", r["mix_single"],
+         r["single32"].ips, "of one model")
+    line(f"32-image, {BATCH_CLIENTS} clients, {len(tenant_models)} tenant models",
+         r["mix_batch"], r["batch"].ips, "of one model")
+    line("1-image, 32 clients, metering OFF", r["off_single"])
+    print(f"{'metering cost, 1-image @32 clients':<44} "
+          f"{r['single32'].ips / r['off_single'].ips:9.2f}x of throughput without metering")
+    line(f"32-image, {BATCH_CLIENTS} clients, metering OFF", r["off_batch"])
     print(f"{'metering cost, 32-image requests':<44} "
-          f"{results['batch'].ips / off_batch.ips:9.2f}x of throughput without metering")
+          f"{r['batch'].ips / r['off_batch'].ips:9.2f}x of throughput without metering")
 
 
 if __name__ == "__main__":

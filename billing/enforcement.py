@@ -206,11 +206,20 @@ def count_usage(tenant_id: int, rows: list[tuple[str, int, datetime, str]]) -> N
     alone (its next seed reads the ledger).  Never raises: the TTL repairs a
     lost increment.
     """
+    count_usage_of_tenants({tenant_id: rows})
+
+
+def count_usage_of_tenants(rows_by_tenant: dict[int, list[tuple[str, int, datetime, str]]]) -> None:
+    """``count_usage`` for several tenants in one Redis round trip."""
     increments: dict[str, dict[str, int]] = {}
-    for meter, quantity, occurred_at, key_ref in rows:
-        fields = increments.setdefault(_usage_key(tenant_id, period_containing(occurred_at)), {})
-        for field in (f"m:{meter}", f"k:{key_ref}:{meter}"):
-            fields[field] = fields.get(field, 0) + quantity
+    for tenant_id, rows in rows_by_tenant.items():
+        for meter, quantity, occurred_at, key_ref in rows:
+            key = _usage_key(tenant_id, period_containing(occurred_at))
+            fields = increments.setdefault(key, {})
+            for field in (f"m:{meter}", f"k:{key_ref}:{meter}"):
+                fields[field] = fields.get(field, 0) + quantity
+    if not increments:
+        return
     try:
         pipe = _redis().pipeline(transaction=False)
         for key, fields in increments.items():

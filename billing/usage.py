@@ -39,16 +39,11 @@ class UsageDraft:
     api_key_ref: str = ""
 
 
-def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> int:
-    """Append ``drafts`` to the ledger in one statement; returns how many were new.
+def ledger_insert(tenant: Tenant, drafts: list[UsageDraft]) -> tuple[str, list]:
+    """The statement appending ``drafts`` to the ledger, and its parameters.
 
-    Call it inside the transaction that stores what was metered, so the fact and
-    its usage commit together.  Repeats of a key are ignored by the unique
-    constraint (never check-then-insert).  After commit, the rows really
-    inserted are added to the running spend totals (billing.enforcement).
+    Repeats of a key are ignored by the unique constraint (never check-then-insert).
     """
-    if not drafts:
-        return 0
     now = timezone.now()
     params: list = []
     for d in drafts:
@@ -64,14 +59,26 @@ def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> int:
             d.model_ref,
             d.api_key_ref,
         ]
+    sql = (
+        f"INSERT INTO billing_usageevent ({', '.join(LEDGER_COLUMNS)}) "  # noqa: S608 - fixed
+        f"VALUES {', '.join([_ROW] * len(drafts))} "
+        "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
+    )
+    return sql, params
+
+
+def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> int:
+    """Append ``drafts`` to the ledger in one statement; returns how many were new.
+
+    Call it inside the transaction that stores what was metered, so the fact and
+    its usage commit together.  After commit, the rows really inserted are
+    added to the running spend totals (billing.enforcement).
+    """
+    if not drafts:
+        return 0
+    sql, params = ledger_insert(tenant, drafts)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO billing_usageevent ({', '.join(LEDGER_COLUMNS)}) "  # noqa: S608 - fixed
-            f"VALUES {', '.join([_ROW] * len(drafts))} "
-            "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING "
-            "RETURNING meter, quantity, occurred_at, api_key_ref",
-            params,
-        )
+        cursor.execute(sql + " RETURNING meter, quantity, occurred_at, api_key_ref", params)
         inserted = cursor.fetchall()
     if inserted:
         transaction.on_commit(lambda: enforcement.count_usage(tenant.pk, inserted))

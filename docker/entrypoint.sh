@@ -17,7 +17,7 @@ case "${1:-web}" in
         exec gunicorn saas.wsgi:application \
             --bind "0.0.0.0:${PORT:-8000}" \
             --workers "${WEB_CONCURRENCY:-2}" \
-            --threads "${WEB_THREADS:-8}" \
+            --threads "${WEB_THREADS:-16}" \
             --worker-tmp-dir /dev/shm \
             --graceful-timeout 30 \
             --access-logfile -
@@ -31,12 +31,12 @@ case "${1:-web}" in
         ;;
     gpu-worker)
         # One process per GPU, consuming one queue (DESIGN.md §1, docs/operations.md):
-        # inference: threads feeding the process's one batcher (TensorFlow is not
-        #   fork-safe, and batching needs concurrent requests in one process);
+        # inference: solo pool (TensorFlow is not fork-safe); requests come through
+        #   the inference lane, claimed by the runtime's own thread;
         # training: one prefork child at a time, so time limits apply and a
         #   crashed or out-of-memory child is replaced and its job redelivered.
         case "${WORKER_QUEUES:-}" in
-            inference) pool=(--pool threads --concurrency "${INFERENCE_CONCURRENCY:-32}") ;;
+            inference) pool=(--pool solo) ;;
             training) pool=(--pool prefork --concurrency 1) ;;
             *)
                 echo "gpu-worker: set WORKER_QUEUES to inference or training" >&2

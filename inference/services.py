@@ -13,19 +13,17 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from billing.enforcement import ensure_billable
-from inference.exchange import put_pixels, wait_reply
+from inference import lane
+from inference.exchange import wait_reply
 from inference.inputs import PredictInput
 from inference.models import BaseModel, ModelVersion, Prediction
 from inference.selectors import ServedModel
-from saas.celery import app
 from saas.errors import ApiError, InvalidRequest
 from tenants.audit import audit
 from tenants.authentication import ApiPrincipal
 from tenants.ids import new_public_id
 from tenants.models import Tenant
 from tenants.storage import tenant_key
-
-PREDICT_TASK = "inference.predict"
 
 
 @dataclass(frozen=True)
@@ -45,15 +43,12 @@ def _ensure_billable(tenant: Tenant, principal: ApiPrincipal, served: ServedMode
 def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
                     inputs: PredictInput, prediction_id: str, mode: str,
                     request_id: str) -> dict:
-    """The ``inference.predict`` task's JSON: ids and the model's location.  The
-    pixels go beside it (inference.exchange)."""
-    put_pixels(prediction_id, inputs.images)
+    """What the worker needs besides the pixels: ids and the model's location
+    (inference.lane carries both)."""
     return {
         "tenant_id": tenant.pk, "prediction_id": prediction_id, "mode": mode,
-        "model": served.payload(), "top_k": inputs.top_k,
-        "meter": served.meter,
+        "model": served.payload(), "top_k": inputs.top_k, "meter": served.meter,
         "api_key_ref": principal.api_key_public_id, "request_id": request_id,
-        "shape": list(inputs.images.shape),
     }
 
 
@@ -62,11 +57,8 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    # ignore_result: the reply comes through inference.exchange, and Celery would
-    # otherwise subscribe to a result channel for every call.
-    app.send_task(PREDICT_TASK, args=[predict_payload(tenant, principal, served, inputs,
-                                                      prediction_id, "sync", request_id)],
-                  ignore_result=True)
+    lane.enqueue(predict_payload(tenant, principal, served, inputs, prediction_id, "sync",
+                                 request_id), inputs.images)
     answer = wait_reply(prediction_id, settings.INFERENCE_SYNC_TIMEOUT_S)
     if answer is None:
         raise ApiError(f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
@@ -87,10 +79,9 @@ def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: 
         prediction = Prediction.objects.create(
             tenant=tenant, model_ref=served.public_id, image_count=len(inputs.images),
             top_k=inputs.top_k, api_key_ref=principal.api_key_public_id)
-        payload = predict_payload(tenant, principal, served, inputs, prediction.public_id, "async",
-                           request_id)
-        transaction.on_commit(lambda: app.send_task(PREDICT_TASK, args=[payload],
-                                                    ignore_result=True))
+        payload = predict_payload(tenant, principal, served, inputs, prediction.public_id,
+                                  "async", request_id)
+        transaction.on_commit(lambda: lane.enqueue(payload, inputs.images))
     return prediction
 
 

@@ -1,33 +1,37 @@
-"""Inference tasks (``inference`` queue).  No TensorFlow at import: the runtime
-is imported inside the task, so the web process can import this module."""
+"""The inference worker's hooks into Celery.  The worker process is a Celery
+worker on the ``inference`` queue (process management, heartbeat, health);
+requests reach it through ``inference.lane``, claimed by the runtime's
+consumer thread, not as Celery tasks.  No TensorFlow at import: the runtime is
+imported inside the hooks, so the web process can import this module."""
 
-from celery.signals import worker_ready
-from django.conf import settings
+import sys
 
-from saas.celery import app
+from celery.signals import worker_ready, worker_shutdown
+
+STOP_TIMEOUT_S = 20.0  # how long shutdown waits for claimed requests to be stored
 
 
-@app.task(name="inference.predict", acks_late=True, reject_on_worker_lost=True,
-          ignore_result=True)
-def predict(payload: dict) -> None:
-    """Run one request through the batching runtime; it stores and meters the result
-    and, for a synchronous call, pushes the reply the web process waits for.
-
-    Idempotent: a redelivered payload rewrites the same prediction and its usage
-    key is already in the ledger.
-    """
-    from inference.runtime.worker import runtime
-
-    runtime().predict(payload, timeout_s=settings.INFERENCE_SYNC_TIMEOUT_S)
+def _inference_queues(sender) -> list[str]:
+    return [queue.name for queue in sender.task_consumer.queues
+            if queue.name.startswith("inference")]
 
 
 @worker_ready.connect
-def _warm_up(sender, **kwargs):
-    """Load the base models' serving heads before the first request arrives."""
-    if "inference" not in [queue.name for queue in sender.task_consumer.queues]:
+def _start_serving(sender, **kwargs):
+    """Load the base models' serving heads, then start claiming requests."""
+    queues = _inference_queues(sender)
+    if not queues:
         return
     from inference.runtime.worker import runtime
     from inference.selectors import servable_base_models
 
     for served in servable_base_models():
         runtime().ensure_loaded(served.payload())
+    runtime().consume(queues[0], sender.hostname)
+
+
+@worker_shutdown.connect
+def _stop_serving(**kwargs):
+    worker = sys.modules.get("inference.runtime.worker")  # imported only where it serves
+    if worker is not None and worker.started() is not None:
+        worker.started().stop(STOP_TIMEOUT_S)

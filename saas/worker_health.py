@@ -24,14 +24,14 @@ def client() -> redis.Redis:
                                 socket_timeout=2, socket_connect_timeout=2)
 
 
-def _key(queue: str, hostname: str) -> str:
+def heartbeat_key(queue: str, hostname: str) -> str:
     return f"mh:workers:{queue}:{hostname}"
 
 
 def beat_once(queues: list[str], hostname: str) -> None:
     pipe = client().pipeline()
     for queue in queues:
-        pipe.set(_key(queue, hostname), "1", ex=TTL_S)
+        pipe.set(heartbeat_key(queue, hostname), "1", ex=TTL_S)
     pipe.execute()
 
 
@@ -51,5 +51,6 @@ def start_heartbeat(queues: list[str], hostname: str) -> threading.Event:
 
 def live_workers() -> dict[str, int]:
     redis_client = client()
-    return {queue: sum(1 for _ in redis_client.scan_iter(match=_key(queue, "*"), count=100))
+    return {queue: sum(1 for _ in redis_client.scan_iter(match=heartbeat_key(queue, "*"),
+                                                         count=100))
             for queue in QUEUES}

@@ -1,11 +1,15 @@
 """Dynamic batching: concurrent requests become one forward pass.
 
-Task threads ``submit`` jobs and wait on their futures.  One compute thread
-takes whatever is queued — up to ``max_images``, waiting at most ``max_wait_s``
-for more once the first job arrives — and hands the batch to ``compute``.  A
-second thread runs ``finish`` (metering: database writes) on finished batches,
-so the next forward pass overlaps the previous batch's writes; it stores all
-batches finished meanwhile in one go.
+The lane consumer ``submit``s jobs.  One compute thread takes whatever is
+queued — up to ``max_images``, waiting at most ``max_wait_s`` for more once the
+first job arrives — and hands the batch to ``compute``.  A second thread runs
+``finish`` (metering: database writes, replies, acknowledgement) on finished
+batches, so the next forward pass overlaps the previous batch's writes; it
+stores all batches finished meanwhile in one go.
+
+Every job reaches ``finish`` exactly once and in submission order (a batch
+whose forward pass raised arrives with failed results): the lane acknowledges
+claims by count, oldest first.
 """
 
 from __future__ import annotations
@@ -15,21 +19,23 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
+INTERNAL_ERROR = {"status": "failed", "error": {"code": "internal_error",
+                                                "message": "the prediction failed"}}
+
 
 @dataclass
 class Job:
-    payload: dict
+    raw: bytes  # the lane entry, kept to return it to the lane if storing fails
+    payload: dict | None  # None: an unreadable entry, only acknowledged
     images: np.ndarray
-    future: Future = field(default_factory=Future)
-    result: Any = None  # set by compute, read by finish
+    result: Any = None  # set by compute (or before, for a job that must not run)
 
 
 class Batcher:
@@ -43,9 +49,8 @@ class Batcher:
         threading.Thread(target=self._compute_loop, name="batcher-compute", daemon=True).start()
         threading.Thread(target=self._finish_loop, name="batcher-finish", daemon=True).start()
 
-    def submit(self, job: Job) -> Future:
+    def submit(self, job: Job) -> None:
         self._incoming.put(job)
-        return job.future
 
     def _collect(self) -> list[Job]:
         jobs = [self._incoming.get()]
@@ -71,10 +76,11 @@ class Batcher:
             jobs = self._collect()
             try:
                 self._compute(jobs)
-            except Exception as exc:
+            except Exception:
                 logger.exception("inference batch failed")
-                _fail(jobs, exc)
-                continue
+                for job in jobs:
+                    if job.result is None or "status" not in job.result:
+                        job.result = dict(INTERNAL_ERROR)
             self._computed.put(jobs)
 
     def _finish_loop(self) -> None:
@@ -89,12 +95,5 @@ class Batcher:
                     break
             try:
                 self._finish(jobs)
-            except Exception as exc:
-                logger.exception("recording an inference batch failed")
-                _fail(jobs, exc)
-
-
-def _fail(jobs: list[Job], exc: Exception) -> None:
-    for job in jobs:
-        if not job.future.done():
-            job.future.set_exception(exc)
+            except Exception:  # finish handles its own failures; never lose the thread
+                logger.exception("finishing an inference batch failed")

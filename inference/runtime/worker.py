@@ -2,8 +2,9 @@
 
 Holds the :class:`ml.serving.ServingEngine` (LRU of loaded models within a
 memory budget; one shared backbone pass for all head-only models of a base),
-the model loader, and the :class:`Batcher` that turns concurrent task threads
-into batched forward passes.
+the model loader, the :class:`LaneConsumer` that claims requests from the
+inference lane, and the :class:`Batcher` that turns them into batched forward
+passes and stores, answers and acknowledges them.
 """
 
 from __future__ import annotations
@@ -12,22 +13,29 @@ import logging
 import os
 import sys
 import threading
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 
-from inference import exchange
+from inference import exchange, lane
 from inference.runtime.batcher import Batcher, Job
-from inference.runtime.metering import record_outcomes, stored_prediction
+from inference.runtime.consumer import LaneConsumer
+from inference.runtime.metering import record_outcomes
 
 logger = logging.getLogger(__name__)
 
 # Before TensorFlow initialises: take GPU memory as needed, not all at start.
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # keep the worker log readable
+# CPU fallback on a host shared with the web tier: TensorFlow's idle compute
+# threads spin waiting for work, taking cores the other processes need.
+if settings.INFERENCE_CPU_THREADS:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(settings.INFERENCE_CPU_THREADS))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(settings.INFERENCE_CPU_THREADS))
 
 from ml.artifacts import ArtifactError, load_artifact  # noqa: E402
 from ml.serving import ServingEngine, top_k  # noqa: E402
+
+STORE_FAILURE_PAUSE_S = 5.0
 
 
 class ModelLoadError(Exception):
@@ -36,9 +44,9 @@ class ModelLoadError(Exception):
 
 class InferenceRuntime:
     def __init__(self) -> None:
-        # The consumer thread that receives messages competes for the GIL with
+        # The consumer thread that claims requests competes for the GIL with
         # the compute thread's Python-side Keras work; at the default 5 ms
-        # switch interval it waits that long per message.
+        # switch interval it waits that long per claim.
         sys.setswitchinterval(settings.INFERENCE_GIL_SWITCH_INTERVAL_S)
         self.engine = ServingEngine(memory_budget=settings.INFERENCE_CACHE_BYTES)
         # The engine is not thread-safe: loads (warm-up, task threads) and the
@@ -47,6 +55,13 @@ class InferenceRuntime:
         self.batcher = Batcher(self._compute, self._finish,
                                max_images=settings.INFERENCE_MAX_BATCH_IMAGES,
                                max_wait_s=settings.INFERENCE_MAX_WAIT_MS / 1000)
+        self.consumer: LaneConsumer | None = None
+
+    def consume(self, queue: str, node: str) -> None:
+        """Start claiming requests from ``queue``'s lane as worker ``node``."""
+        self.consumer = LaneConsumer(lane.Claims(queue, node), self.batcher.submit,
+                                     capacity=2 * settings.INFERENCE_MAX_BATCH_IMAGES)
+        self.consumer.start()
 
     # -- loading -------------------------------------------------------------------------
 
@@ -74,6 +89,8 @@ class InferenceRuntime:
     def _compute_locked(self, jobs: list[Job]) -> None:
         runnable = []
         for job in jobs:
+            if job.result is not None:  # failed before it could run
+                continue
             try:
                 job.result = {"cold": self.ensure_loaded(job.payload["model"])}
                 runnable.append(job)
@@ -93,46 +110,28 @@ class InferenceRuntime:
                 for items in ranked])
 
     def _finish(self, jobs: list[Job]) -> None:
-        if settings.INFERENCE_METERING:
-            record_outcomes([(job.payload, job.result) for job in jobs])
-        exchange.discard_pixels([job.payload["prediction_id"] for job in jobs])
-        for job in jobs:
-            if job.payload["mode"] == "sync":
-                exchange.send_reply(job.payload["prediction_id"], job.result)
-            job.future.set_result(job.result)
-
-    # -- the task's entry point ----------------------------------------------------------
-
-    def predict(self, payload: dict, timeout_s: float) -> dict:
-        images = exchange.take_pixels(payload["prediction_id"], payload["shape"])
-        if images is None:
-            return self._without_pixels(payload)
-        job = Job(payload=payload, images=images)
+        """Store the batches' predictions and usage, answer the synchronous callers,
+        acknowledge the claims.  If storing fails, the entries go back to the lane
+        (their callers keep waiting for the retry) and intake pauses."""
+        readable = [job for job in jobs if job.payload is not None]
         try:
-            return self.batcher.submit(job).result(timeout=timeout_s)
-        except Exception as exc:
-            if payload["mode"] == "sync":  # do not leave the caller waiting for its timeout
-                exchange.send_reply(payload["prediction_id"], {"status": "failed", "error": {
-                    "code": "internal_error", "message": "the prediction failed"}})
-            if isinstance(exc, FutureTimeout):
-                raise TimeoutError(f"prediction {payload['prediction_id']} exceeded "
-                                   f"{timeout_s:g} s") from None
-            raise
+            if settings.INFERENCE_METERING:
+                record_outcomes([(job.payload, job.result) for job in readable])
+        except Exception:
+            logger.exception("storing %d predictions failed; returning them to the lane",
+                             len(readable))
+            self.consumer.claims.give_back([job.raw for job in jobs])
+            self.consumer.done(len(jobs))
+            self.consumer.pause(STORE_FAILURE_PAUSE_S)
+            return
+        exchange.send_replies([(job.payload["prediction_id"], job.result) for job in readable
+                               if job.payload["mode"] == "sync"])
+        self.consumer.claims.ack(len(jobs))
+        self.consumer.done(len(jobs))
 
-    def _without_pixels(self, payload: dict) -> dict:
-        """A redelivered task whose prediction was already stored (its pixels are
-        discarded then) answers with the stored result; otherwise the input expired."""
-        stored = stored_prediction(payload)
-        if stored is not None:
-            result = {"status": stored.status, "results": stored.results, "cold": False}
-        else:
-            result = {"status": "failed", "error": {
-                "code": "input_expired",
-                "message": "the images expired before a worker took the request"}}
-            record_outcomes([(payload, result)])
-        if payload["mode"] == "sync":
-            exchange.send_reply(payload["prediction_id"], result)
-        return result
+    def stop(self, timeout_s: float) -> None:
+        if self.consumer is not None:
+            self.consumer.stop(timeout_s)
 
 
 _runtime: InferenceRuntime | None = None
@@ -145,3 +144,8 @@ def runtime() -> InferenceRuntime:
         if _runtime is None:
             _runtime = InferenceRuntime()
         return _runtime
+
+
+def started() -> InferenceRuntime | None:
+    """The runtime if this process created one (shutdown must not create it)."""
+    return _runtime

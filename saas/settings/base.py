@@ -181,12 +181,14 @@ INFERENCE_MAX_IMAGES_PER_REQUEST = env.int("INFERENCE_MAX_IMAGES_PER_REQUEST", d
 INFERENCE_MAX_IMAGE_BYTES = env.int("INFERENCE_MAX_IMAGE_BYTES", default=8 * 1024 * 1024)
 INFERENCE_MAX_IMAGE_PIXELS = env.int("INFERENCE_MAX_IMAGE_PIXELS", default=40_000_000)
 INFERENCE_SYNC_TIMEOUT_S = env.float("INFERENCE_SYNC_TIMEOUT_S", default=30.0)
-# How long queued pixels wait for a worker (asynchronous predictions may queue).
+# How long a queued request may wait for a worker (asynchronous predictions may queue).
 INFERENCE_INPUT_TTL_S = env.int("INFERENCE_INPUT_TTL_S", default=3600)
 INFERENCE_MAX_BATCH_IMAGES = env.int("INFERENCE_MAX_BATCH_IMAGES", default=128)
 INFERENCE_MAX_WAIT_MS = env.float("INFERENCE_MAX_WAIT_MS", default=2.0)
 INFERENCE_GIL_SWITCH_INTERVAL_S = env.float("INFERENCE_GIL_SWITCH_INTERVAL_S", default=0.0005)
 INFERENCE_CACHE_BYTES = env.int("INFERENCE_CACHE_BYTES", default=512 * 1024 * 1024)
+# Compute threads of the CPU fallback (0: TensorFlow's default, one per core).
+INFERENCE_CPU_THREADS = env.int("INFERENCE_CPU_THREADS", default=0)
 # Benchmarks only (bench/inference.py measures what metering costs); production
 # settings refuse to turn it off.
 INFERENCE_METERING = env.bool("INFERENCE_METERING", default=True)

@@ -116,28 +116,55 @@ def test_a_tenant_head_model_is_served_by_id_and_by_family_alias(live_a, live_ba
     assert meters == {("images_finetuned", version.public_id)}
 
 
-def test_a_duplicate_delivery_answers_from_the_stored_prediction(live_a, live_base_model):
+def _lane_payload(handle, base_model, prediction_id: str, mode: str, count: int):
     import numpy as np
 
-    from inference.exchange import wait_reply
     from inference.inputs import PredictInput
     from inference.selectors import model_resolve
-    from inference.services import PREDICT_TASK, predict_payload
-    from saas.celery import app
+    from inference.services import predict_payload
     from tenants.authentication import ApiPrincipal
 
-    with live_a.context():
-        served = model_resolve(live_a.tenant, model_id=live_base_model.public_id)
-    principal = ApiPrincipal(tenant=live_a.tenant, api_key_id=live_a.key.pk,
-                             api_key_public_id=live_a.key.public_id, scopes=frozenset())
-    images = np.full((2, *served.input_size, 3), 127, dtype=np.uint8)
-    payload = predict_payload(live_a.tenant, principal, served, PredictInput(images, 3),
-                              "pred_duplicate0000000000000", "sync", "req_dup")
-    app.send_task(PREDICT_TASK, args=[payload])
+    with handle.context():
+        served = model_resolve(handle.tenant, model_id=base_model.public_id)
+    principal = ApiPrincipal(tenant=handle.tenant, api_key_id=handle.key.pk,
+                             api_key_public_id=handle.key.public_id, scopes=frozenset())
+    images = np.full((count, *served.input_size, 3), 127, dtype=np.uint8)
+    return predict_payload(handle.tenant, principal, served, PredictInput(images, 3),
+                           prediction_id, mode, "req_lane"), images
+
+
+def test_a_duplicate_delivery_bills_once(live_a, live_base_model):
+    from inference import lane
+    from inference.exchange import wait_reply
+
+    payload, images = _lane_payload(live_a, live_base_model, "pred_duplicate0000000000000",
+                                    "sync", 2)
+    lane.enqueue(payload, images)
     first = wait_reply(payload["prediction_id"], 30)
-    app.send_task(PREDICT_TASK, args=[payload])  # pixels are gone by now
+    lane.enqueue(payload, images)
     second = wait_reply(payload["prediction_id"], 30)
     assert first["status"] == second["status"] == "succeeded"
     assert second["results"] == first["results"]
     with live_a.context():
         assert list(UsageEvent.objects.values_list("quantity", flat=True)) == [2]
+
+
+def test_an_entry_that_killed_workers_fails_unbilled_and_unreadable_ones_are_dropped(
+        live_a, live_base_model):
+    from inference import lane
+    from inference.exchange import wait_reply
+
+    lane._client().rpush(lane.lane_key("inference"), b"not a lane entry")
+    payload, images = _lane_payload(live_a, live_base_model, "pred_poison00000000000000000",
+                                    "sync", 1)
+    lane._client().rpush(lane.lane_key("inference"),
+                         lane.encode(payload, images, attempt=lane.MAX_ATTEMPTS))
+    reply = wait_reply(payload["prediction_id"], 30)
+    assert reply["status"] == "failed" and reply["error"]["code"] == "prediction_failed"
+    with live_a.context():
+        stored = Prediction.objects.get(public_id=payload["prediction_id"])
+        assert stored.status == "failed" and UsageEvent.objects.count() == 0
+    # The worker lives on and serves the next request.
+    response = live_a.client.post(f"/v1/models/{live_base_model.public_id}/predict",
+                                  _files(png(seed=3)), format="multipart")
+    assert response.status_code == 200, response.content

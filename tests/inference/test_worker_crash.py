@@ -1,22 +1,21 @@
-"""A worker that dies after storing a prediction, before acknowledging it: the
-message is redelivered to the next worker, which bills nothing twice."""
+"""A worker that dies after storing a prediction, before acknowledging its claim:
+another worker returns the claim to the lane once the dead one's heartbeat has
+expired, serves it again, and bills nothing twice."""
 
 import time
 
 import numpy as np
 
 from billing.models import UsageEvent
+from inference import lane
 from inference.inputs import PredictInput
 from inference.models import Prediction
 from inference.selectors import model_resolve
-from inference.services import PREDICT_TASK, predict_payload
-from saas.celery import app
+from inference.services import predict_payload
 from tenants.authentication import ApiPrincipal
 from tests.workers import celery_worker
 
-QUEUE = "inference-crash-test"  # its own queue: no other test worker may take the message
-# A 2 s visibility timeout needs every task kind to be shorter (training checks it).
-SHORT_VISIBILITY = {"CELERY_VISIBILITY_TIMEOUT_S": "2", "TRAINING_MAX_JOB_SECONDS": "1"}
+QUEUE = "inference-crash-test"  # its own lane: no other test worker may claim the entry
 
 
 def _wait(predicate, timeout=60.0):
@@ -37,22 +36,23 @@ def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_
     marker = tmp_path / "crash-once"
     marker.touch()
 
-    with celery_worker(QUEUE, env={**SHORT_VISIBILITY,
-                                   "MODELHOUSE_FAULT_CRASH_AFTER_COMMIT": str(marker)}) as crashy:
-        app.send_task(PREDICT_TASK, args=[payload], queue=QUEUE)
+    with celery_worker(QUEUE, env={"MODELHOUSE_FAULT_CRASH_AFTER_COMMIT": str(marker)}) as crashy:
+        lane.enqueue(payload, images, queue=QUEUE)
         crashy.wait(timeout=60)  # it stored the prediction, then died before the ack
+        claims = lane.claim_key(QUEUE, crashy.node)
     assert not marker.exists()
+    assert lane._client().llen(claims) == 1  # still claimed by the dead worker
     with live_a.context():
         first = Prediction.objects.get(public_id=payload["prediction_id"])
         assert first.status == "succeeded"
         assert UsageEvent.objects.count() == 1
 
-    time.sleep(2.5)  # past the visibility timeout: the message is due for redelivery
-    with celery_worker(QUEUE, env=SHORT_VISIBILITY):
+    with celery_worker(QUEUE):
         def reprocessed():
             with live_a.context():
                 return Prediction.objects.get(pk=first.pk).completed_at > first.completed_at
-        _wait(reprocessed)
+        _wait(reprocessed)  # within the heartbeat's time to live plus a reap interval
+        _wait(lambda: lane._client().exists(claims) == 0)
 
     with live_a.context():
         usage = list(UsageEvent.objects.values_list("idempotency_key", "quantity"))

@@ -32,7 +32,7 @@ def test_runstack_serves_healthz_200_then_stops_cleanly():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "saas.settings.local",
            # its own database and Redis databases, so it shares nothing with the tests
            "MODELHOUSE_DB_NAME": "modelhouse_runstack_test", "MODELHOUSE_REDIS_DB_OFFSET": "12",
-           "WEB_CONCURRENCY": "1", "INFERENCE_CONCURRENCY": "4"}
+           "WEB_CONCURRENCY": "1"}
     stack = subprocess.Popen([sys.executable, "manage.py", "runstack", "--port", str(port)],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True, text=True)

@@ -23,13 +23,12 @@ def _processes(port: int) -> dict[str, list[str]]:
     return {
         "web": [python, "-m", "gunicorn", "saas.wsgi:application", "--bind",
                 f"0.0.0.0:{port}", "--workers", web_workers,
-                "--threads", os.environ.get("WEB_THREADS", "8"),
+                "--threads", os.environ.get("WEB_THREADS", "16"),
                 "--access-logfile", "-", "--graceful-timeout", "10"],
-        # Threads, not prefork: TensorFlow is not fork-safe, and the threads feed
-        # one in-process batcher (inference.runtime.batcher).
+        # Solo, not prefork: TensorFlow is not fork-safe.  Requests arrive through
+        # the inference lane, claimed by the runtime's own thread (inference.tasks).
         "inference": [*celery, "worker", "-Q", "inference", "-n", "inference@%h",
-                      "--pool", "threads", "--concurrency",
-                      os.environ.get("INFERENCE_CONCURRENCY", "32"), "--loglevel", "INFO"],
+                      "--pool", "solo", "--loglevel", "INFO"],
         # Prefork with one child that imports TensorFlow lazily; a fresh child
         # per job returns all memory, and the hard time limit works.
         "training": [*celery, "worker", "-Q", "training", "-n", "training@%h",
@@ -56,6 +55,9 @@ class Command(BaseCommand):
         started_redis = not os.environ.get("REDIS_URL") and not embedded.redis_running()
         call_command("setup_database", verbosity=0)
         call_command("ensure_base_model", verbosity=1)
+        # Everything shares this host's cores: inference's CPU fallback gets half
+        # (TensorFlow's idle compute threads spin, starving the web process).
+        os.environ.setdefault("INFERENCE_CPU_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
         children = {name: subprocess.Popen(command, start_new_session=True)
                     for name, command in _processes(port).items()}
         self._banner(port, embedded_services)

@@ -1,0 +1,158 @@
+"""The inference lane: how a prediction request travels from the web process to
+an inference worker, and how the worker holds it until its result is stored.
+
+A request is one entry of the Redis list ``mh:lane:<queue>``, pushed with a
+single ``RPUSH``: a first line ``<prediction id> <attempt>``, a line of JSON
+(tenant, model location, top-k, meter, key, mode) and the decoded ``uint8``
+pixels.  (It used to be a Celery task per request with the pixels stored
+beside it: the broker's per-message bookkeeping — envelope, unacked hash and
+index, a pool thread per task, two acknowledgement round trips — cost the
+worker more CPU than the forward pass of the image.)
+
+A worker claims entries in batches, atomically moving them from the lane onto
+its own claim list ``mh:lane:<queue>:claimed:<node>`` (``BLMOVE`` for the
+first, a Lua script for the rest).  Entries leave the claim list only once the
+batch they belong to is stored: the worker finishes its entries in claim
+order, so acknowledging is trimming the oldest ``k``.  A worker that dies
+leaves its claims behind; they go back to the head of the lane when it
+restarts under the same node name, or when another worker sees that the dead
+one's heartbeat (``saas.worker_health``) has expired.  Each return raises the
+entry's attempt count; the worker fails an entry that has been claimed
+``MAX_ATTEMPTS`` times instead of letting it take down worker after worker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import redis
+from django.conf import settings
+
+from saas.worker_health import heartbeat_key
+
+MAX_ATTEMPTS = 3
+
+# Move up to ARGV[1] entries from the lane (KEYS[1]) onto a claim list (KEYS[2]).
+_CLAIM = """
+local claimed = {}
+for i = 1, tonumber(ARGV[1]) do
+  local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
+  if not entry then break end
+  claimed[i] = entry
+end
+return claimed
+"""
+
+# Put a claim list (KEYS[1]) back at the head of the lane (KEYS[2]) in its order,
+# each entry's attempt count raised; unless its owner's heartbeat (KEYS[3]) lives.
+_RETURN = """
+if ARGV[1] == 'if-dead' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = #entries, 1, -1 do
+  local id, attempt, rest = string.match(entries[i], '^(%S+) (%d+)\\n(.*)$')
+  if id then
+    redis.call('LPUSH', KEYS[2], id .. ' ' .. (tonumber(attempt) + 1) .. '\\n' .. rest)
+  end
+end
+redis.call('DEL', KEYS[1])
+return #entries
+"""
+
+
+class MalformedEntry(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    prediction_id: str
+    attempt: int
+    payload: dict
+    images: np.ndarray
+
+
+@cache
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+
+
+def lane_key(queue: str) -> str:
+    return f"mh:lane:{queue}"
+
+
+def claim_key(queue: str, node: str) -> str:
+    return f"mh:lane:{queue}:claimed:{node}"
+
+
+def encode(payload: dict, images: np.ndarray, attempt: int = 0) -> bytes:
+    header = {**payload, "shape": list(images.shape), "enqueued_at": time.time()}
+    return (f"{payload['prediction_id']} {attempt}\n".encode() + json.dumps(header).encode()
+            + b"\n" + np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+
+
+def decode(raw: bytes) -> Entry:
+    try:
+        first, header, pixels = raw.split(b"\n", 2)
+        prediction_id, attempt = first.decode().split(" ")
+        payload = json.loads(header)
+        payload["attempt"] = int(attempt)
+        images = np.frombuffer(pixels, dtype=np.uint8).reshape(payload["shape"])
+        return Entry(prediction_id, int(attempt), payload, images)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedEntry(f"unreadable lane entry: {exc}") from exc
+
+
+def enqueue(payload: dict, images: np.ndarray, queue: str = "inference") -> None:
+    _client().rpush(lane_key(queue), encode(payload, images))
+
+
+class Claims:
+    """One worker's side of the lane: claim, acknowledge, return what the dead left."""
+
+    def __init__(self, queue: str, node: str) -> None:
+        self.queue, self.node = queue, node
+        self.lane, self.mine = lane_key(queue), claim_key(queue, node)
+        client = _client()
+        self._claim = client.register_script(_CLAIM)
+        self._return = client.register_script(_RETURN)
+
+    def claim(self, limit: int, block_s: float) -> list[bytes]:
+        """Up to ``limit`` entries; waits up to ``block_s`` for the first."""
+        entries = self._claim(keys=[self.lane, self.mine], args=[limit])
+        if entries or block_s <= 0:
+            return entries
+        first = _client().blmove(self.lane, self.mine, block_s, "LEFT", "RIGHT")
+        if first is None:
+            return []
+        return [first, *self._claim(keys=[self.lane, self.mine], args=[limit - 1])]
+
+    def ack(self, count: int) -> None:
+        """The oldest ``count`` claims are stored: drop them."""
+        if count:
+            _client().ltrim(self.mine, count, -1)
+
+    def give_back(self, entries: list[bytes]) -> None:
+        """The oldest claims could not be stored: back to the lane, no longer claimed."""
+        pipe = _client().pipeline(transaction=True)
+        pipe.rpush(self.lane, *entries)
+        pipe.ltrim(self.mine, len(entries), -1)
+        pipe.execute()
+
+    def return_own(self) -> int:
+        """On start: what this node claimed before it died goes back to the lane."""
+        return self._return(keys=[self.mine, self.lane, ""], args=["always"])
+
+    def return_dead(self) -> int:
+        """Claims of workers on this queue whose heartbeat has expired go back."""
+        returned = 0
+        prefix = claim_key(self.queue, "")
+        for key in _client().scan_iter(match=f"{prefix}*", count=100):
+            node = key.decode()[len(prefix):]
+            if node != self.node:
+                returned += self._return(keys=[key, self.lane, heartbeat_key(self.queue, node)],
+                                         args=["if-dead"])
+        return returned
