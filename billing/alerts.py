@@ -8,6 +8,8 @@ admins and finance members (and the billing e-mail, if set).
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,6 +24,8 @@ from billing.selectors import effective_spend_cap, period_usage
 from tenants.audit import audit
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
+
+logger = logging.getLogger(__name__)
 
 THRESHOLDS = (50, 80, 100)
 _RECIPIENT_ROLES = (Role.OWNER, Role.ADMIN, Role.FINANCE)
@@ -106,13 +110,19 @@ def _mail(
     what = (
         "spend cap" if subject == "spend_cap" else f"included {subject.partition(':')[2]} allowance"
     )
-    send_mail(
-        subject=f"[Modelhouse] {tenant.name} has used {threshold}% of its {what}",
-        message=(
-            f"Your organisation {tenant.name} ({tenant.public_id}) has used {threshold}% "
-            f"of its {what} for {period.label}.\n"
-            "See GET /v1/usage for the details and the projected amount."
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
+    # Best effort: the alert and its audit event are stored already, and a mail
+    # server that is down must not stop the other tenants' alerts of this run.
+    try:
+        send_mail(
+            subject=f"[Modelhouse] {tenant.name} has used {threshold}% of its {what}",
+            message=(
+                f"Your organisation {tenant.name} ({tenant.public_id}) has used {threshold}% "
+                f"of its {what} for {period.label}.\n"
+                "See GET /v1/usage for the details and the projected amount."
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except (smtplib.SMTPException, OSError):
+        logger.exception("billing: could not mail the %s%% %s alert of %s", threshold, what,
+                         tenant.public_id)

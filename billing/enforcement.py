@@ -18,12 +18,18 @@ It is one Redis round trip and no SQL on the warm path: each tenant's usage of
 the running period (per meter and per key and meter) and its limits live in
 two Redis hashes.  They are seeded from the database (rollups plus the events
 after the watermark) when missing, expire after ``SEED_TTL_S`` so they
-re-converge with the ledger, and are incremented by ``usage_record`` after its
-transaction commits — only for rows really inserted, so retries do not count.
+re-converge with the ledger, and are incremented after the metering transaction
+commits — by ``usage_record`` only for rows really inserted, by the inference
+worker for first deliveries (inference.runtime.metering) — so retries do not
+count.
 
 The check is not a reservation: concurrent requests admitted together may
 overshoot a cap by what they carry between them.  Rating credits anything
-above the cap (billing.rating), so an overshoot is never billed.  If Redis is
+above the plan's cap (billing.rating), so an overshoot of it is never billed.
+A tenant's own cap limits admission only: it may be changed during the
+period, and crediting at close whatever lies above the cap in force then would
+let a tenant lower it after the fact; its overshoot (at most what the requests
+in flight carry) is billed.  If Redis is
 unreachable the totals are computed from the database instead.
 """
 

@@ -18,13 +18,18 @@ exact amounts then add up to the exact amount of a single line, and the rounded
 lines differ from the single rounded line by at most ``floor(k / 2)`` minor
 units for ``k`` lines (each rounding moves a line by at most half a unit).
 
+Reports that split a meter's amount among days or API keys (``/v1/usage``)
+never re-rate the slices on their own: ``split_in_order`` (days) and
+``split_pro_rata`` (keys) divide the meter's single rounded amount, so the
+rows always add up to it.
+
 No float appears anywhere: quantities and amounts are ``int``, unit prices
 ``Decimal``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
@@ -238,6 +243,46 @@ def projected_invoice(
     """The invoice the period would end with if usage kept its pace so far."""
     projected = project_usage(usage, period_start=period_start, period_end=period_end, now=now)
     return rate_invoice(plan, projected)
+
+
+def split_in_order(meter_price: MeterPrice, quantities: Sequence[int]) -> list[int]:
+    """The amounts of consecutive slices of one meter's usage (the days of a period).
+
+    Slice ``i`` costs the rounded rate of everything up to its end minus the
+    rounded rate of everything before it, so the slices consume the allowance
+    and tiers in time order, sum exactly to the single rounded line of the
+    total, and a slice's amount never changes when later slices are added.
+    """
+    amounts, used, billed = [], 0, 0
+    for quantity in quantities:
+        used += quantity
+        so_far = rate(meter_price, used).amount_minor
+        amounts.append(so_far - billed)
+        billed = so_far
+    return amounts
+
+
+def split_pro_rata(amount_minor: int, quantities: Sequence[int]) -> list[int]:
+    """Share ``amount_minor`` among ``quantities`` in proportion, by largest remainder.
+
+    For groups with no order of their own (API keys): each pays the meter's
+    average unit price.  The floors of the exact shares are handed the missing
+    units by largest fraction (ties: the earlier group), so the shares sum
+    exactly to ``amount_minor``.
+    """
+    for quantity in quantities:
+        _check_count("quantity", quantity)
+    total = sum(quantities)
+    if total == 0:
+        if amount_minor:
+            raise ValueError("cannot share a non-zero amount among zero quantities")
+        return [0] * len(quantities)
+    shares = [Fraction(amount_minor * quantity, total) for quantity in quantities]
+    amounts = [share.numerator // share.denominator for share in shares]
+    by_fraction = sorted(range(len(shares)), key=lambda i: (amounts[i] - shares[i], i))
+    for i in by_fraction[: amount_minor - sum(amounts)]:
+        amounts[i] += 1
+    return amounts
 
 
 def _usage_lines(plan: Plan, usage: Iterable[tuple[str, str, int]]) -> list[InvoiceLine]:

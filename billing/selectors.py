@@ -1,4 +1,5 @@
-"""Reads for usage and invoices; another tenant's invoice is "not found", like a missing one."""
+"""Reads for usage, invoices and spend settings; another tenant's invoice is "not found",
+like a missing one."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import QuerySet
 
-from billing.models import BillingAccount, Invoice, InvoiceLine, UsageEvent
+from billing.models import ApiKeyQuota, BillingAccount, Invoice, InvoiceLine, UsageEvent
 from billing.periods import Period, period_containing
-from billing.price_book import get_plan
-from billing.rating import projected_invoice, rate, rate_invoice
+from billing.price_book import Plan, get_plan
+from billing.rating import (
+    projected_invoice,
+    rate,
+    rate_invoice,
+    split_in_order,
+    split_pro_rata,
+    usage_cost_minor,
+)
 from billing.rollup import WATERMARK
 from saas.errors import NotFound
 from tenants.models import Tenant
@@ -128,6 +136,71 @@ def effective_spend_cap(tenant: Tenant) -> int | None:
     return own if own is not None else get_plan(tenant.plan).monthly_spend_cap_minor
 
 
+# --- spend settings -------------------------------------------------------------
+
+
+def key_quota_list(tenant: Tenant) -> QuerySet[ApiKeyQuota]:
+    return ApiKeyQuota.objects.filter(tenant=tenant).order_by("api_key_ref", "meter")
+
+
+@dataclass(frozen=True)
+class KeyQuotaUse:
+    quota: ApiKeyQuota
+    used: int  # units of its meter through its key so far this period
+
+
+def key_quota_uses(tenant: Tenant, *, now: datetime) -> list[KeyQuotaUse]:
+    """Every key quota with what its key used of it in the running period."""
+    quotas = list(key_quota_list(tenant))
+    if not quotas:
+        return []
+    rows = period_usage(tenant, period_containing(now), by_key=True)
+    used = {(key_ref, meter): quantity for meter, key_ref, quantity in rows}
+    return [KeyQuotaUse(quota, used.get((quota.api_key_ref, quota.meter), 0)) for quota in quotas]
+
+
+@dataclass(frozen=True)
+class BillingOverview:
+    plan: Plan
+    status: str  # the tenant's: active, past_due or suspended
+    past_due_since: datetime | None
+    period: Period
+    spend_cap: int | None  # in force: the tenant's own, else the plan's (None: uncapped)
+    spend_cap_source: str  # "account" (the tenant's own) or "plan"
+    usage_charges: int  # the period's usage so far, before any spend-cap credit
+    amount_so_far: int  # what the invoice would total if the period closed now
+    projected_amount: int  # ... and at the period's end, at the pace so far
+    quotas: list[KeyQuotaUse]
+
+
+def billing_overview(tenant: Tenant, *, now: datetime) -> BillingOverview:
+    """The tenant's plan, status, spend cap and key quotas, and the running period's money.
+
+    Reads only: a tenant that never changed a setting has no account row yet.
+    The amounts are rated like ``/v1/usage``'s ``current_period``.
+    """
+    plan = get_plan(tenant.plan)
+    account = BillingAccount.objects.filter(tenant=tenant).first()
+    own_cap = account.spend_cap_minor if account else None
+    period = period_containing(now)
+    so_far = period_usage(tenant, period)
+    projected = projected_invoice(
+        plan, so_far, period_start=period.start, period_end=period.end, now=now
+    )
+    return BillingOverview(
+        plan=plan,
+        status=tenant.status,
+        past_due_since=account.past_due_since if account else None,
+        period=period,
+        spend_cap=own_cap if own_cap is not None else plan.monthly_spend_cap_minor,
+        spend_cap_source="plan" if own_cap is None else "account",
+        usage_charges=usage_cost_minor(plan, so_far),
+        amount_so_far=rate_invoice(plan, so_far).total_minor,
+        projected_amount=projected.total_minor,
+        quotas=key_quota_uses(tenant, now=now),
+    )
+
+
 @dataclass(frozen=True)
 class UsageReport:
     start: datetime
@@ -141,11 +214,13 @@ class UsageReport:
 def usage_report(
     tenant: Tenant, *, start: datetime, end: datetime, group_by: str, now: datetime
 ) -> UsageReport:
-    """Quantities per group and meter, with their cost where a group has one.
+    """Quantities per group and meter, with the usage charges of each row.
 
     Costs rate the range as if it were a billing period of its own (so for a
-    whole period they equal the invoice's lines): per meter, and per model and
-    meter.  Days and API keys share tiers with each other and get no cost.
+    whole period they equal the invoice's lines), before the base fee and any
+    spend-cap credit: per meter, and per model and meter like invoice lines.
+    Days and API keys share a meter's tiers, so they divide the meter's amount
+    (``_shared_amounts``) and their rows add up to it exactly.
     ``current_period`` holds the running period's charges so far and their
     projection to its end.
     """
@@ -162,6 +237,8 @@ def usage_report(
         for line in rated.lines:
             if line.kind == "usage":
                 amounts[(line.model_ref, line.meter)] = line.amount_minor
+    else:
+        amounts = _shared_amounts(plan, rows, in_order=group_by == "day")
     period = period_containing(now)
     so_far = period_usage(tenant, period)
     projected = projected_invoice(
@@ -190,3 +267,27 @@ def usage_report(
             "spend_cap": effective_spend_cap(tenant),
         },
     )
+
+
+def _shared_amounts(
+    plan: Plan, rows: list[UsageRow], *, in_order: bool
+) -> dict[tuple[str, str], int]:
+    """Each meter's amount divided among its rows: days in time order (each day pays
+    for the units it added to the period, at the tiers they reached), API keys pro
+    rata (no order among them: each pays the meter's average price).  See
+    docs/billing.md, "Usage amounts".
+    """
+    by_meter: dict[str, list[UsageRow]] = {}
+    for row in rows:  # ordered by group: for days, chronologically
+        by_meter.setdefault(row.meter, []).append(row)
+    amounts = {}
+    for meter, group in by_meter.items():
+        price, quantities = plan.price_for(meter), [row.quantity for row in group]
+        if in_order:
+            split = split_in_order(price, quantities)
+        else:
+            split = split_pro_rata(rate(price, sum(quantities)).amount_minor, quantities)
+        amounts.update(
+            {(row.group, meter): amount for row, amount in zip(group, split, strict=True)}
+        )
+    return amounts

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing import alerts, services, stripe_sync, webhooks
+from billing.closing import CreatedInvoice
 from billing.closing import close_period as close_period_service
 from billing.models import Invoice, StripeEvent
 from billing.periods import parse_period, period_containing
@@ -71,7 +72,7 @@ def close_previous_period() -> dict:
     return close_period(period_containing(timezone.now()).previous().label)
 
 
-def schedule_invoice_sync(invoices: list[Invoice]) -> None:
+def schedule_invoice_sync(invoices: list[CreatedInvoice]) -> None:
     """Hand new invoices to the provider (after commit); the local provider needs nothing."""
     if settings.BILLING_PROVIDER != "stripe":
         return

@@ -1,9 +1,11 @@
 from django.urls import path
 
-from billing.api import views
+from billing.api import spend, views
 from billing.api.webhook import stripe_webhook
 
 urlpatterns = [
+    path("billing", spend.BillingAccountView.as_view(), name="billing"),
+    path("billing/quotas", spend.KeyQuotaView.as_view(), name="billing-quotas"),
     path("usage", views.UsageSummary.as_view(), name="usage"),
     path("usage.csv", views.UsageCsv.as_view(), name="usage-csv"),
     path("invoices", views.InvoiceList.as_view(), name="invoices"),

@@ -205,8 +205,9 @@ _PARAMETERS = {
 
 _MULTIPART_POSTS = {"models_predict", "predictions_create", "datasets_create"}
 _BILLED_POSTS = {"models_predict", "predictions_create", "fine_tunes_create"}
-# POSTs whose body names other objects by id (a missing one is 404).
-_POSTS_NAMING_OBJECTS = {"predictions_create", "fine_tunes_create"}
+# Operations whose body names other objects by id (a missing one is 404).
+_BODIES_NAMING_OBJECTS = {"predictions_create", "fine_tunes_create", "billing_quotas_update"}
+_METHODS_WITH_BODIES = ("post", "put", "patch")
 _REF = "#/components/{kind}/{name}"
 _PAGING_REFS = {_REF.format(kind="parameters", name=name) for name in ("Limit", "StartingAfter")}
 
@@ -226,11 +227,11 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
     statuses = ["401", "403", "429", "5XX"]
     if method == "post" or has_query or operation.get("requestBody"):
         statuses.append("400")
-    if has_path_ids or operation_id in _POSTS_NAMING_OBJECTS:
+    if has_path_ids or operation_id in _BODIES_NAMING_OBJECTS:
         statuses.append("404")
     if method == "post" or method == "delete":
         statuses.append("409")
-    if method == "post" and operation.get("requestBody"):
+    if method in _METHODS_WITH_BODIES and operation.get("requestBody"):
         statuses.append("415")
     if operation_id in _MULTIPART_POSTS:
         statuses.append("413")

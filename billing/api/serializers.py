@@ -1,4 +1,4 @@
-"""Input validation and output shapes of the usage and invoice endpoints.
+"""Input validation and output shapes of the usage, invoice and spend-setting endpoints.
 
 Money is an integer in minor units next to ``currency``; unit prices are
 decimal strings in minor units (a base-model image costs ``"0.05"`` cents).
@@ -10,8 +10,13 @@ from rest_framework import serializers
 
 from billing.models import CreditNote, Invoice, InvoiceLine, UsageEvent
 from billing.periods import period_containing
+from billing.price_book import METERS
+from billing.selectors import BillingOverview, KeyQuotaUse
+from tenants.models import Tenant
 
 GROUP_BY = ("day", "model", "api_key", "meter")
+# Far above any real cap or quota, far inside a PostgreSQL bigint.
+_MAX_SETTING = 10**15
 
 
 class UsageQuery(serializers.Serializer):
@@ -23,6 +28,36 @@ class UsageQuery(serializers.Serializer):
 class CreditNoteInput(serializers.Serializer):
     amount = serializers.IntegerField(min_value=1, help_text="Minor units of the invoice currency.")
     reason = serializers.CharField(max_length=500)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else (DRF's own takes ``"12"``, ``12.0`` and ``true``):
+    a spend setting sent as anything else is a client bug, not something to guess at."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SpendCapInput(serializers.Serializer):
+    spend_cap = StrictIntegerField(
+        min_value=0,
+        max_value=_MAX_SETTING,
+        allow_null=True,
+        help_text="Monthly cap on usage charges, minor units; null: back to the plan's cap.",
+    )
+
+
+class KeyQuotaInput(serializers.Serializer):
+    api_key = serializers.CharField(max_length=40, help_text="An API key id (key_...).")
+    meter = serializers.ChoiceField(METERS)
+    monthly_limit = StrictIntegerField(
+        min_value=0,
+        max_value=_MAX_SETTING,
+        allow_null=True,
+        help_text="Units of the meter per billing period through this key; null lifts it.",
+    )
 
 
 class TierOutput(serializers.Serializer):
@@ -116,6 +151,37 @@ class UsageOutput(serializers.Serializer):
     current_period = UsagePeriodOutput()
 
 
+class KeyQuotaOutput(serializers.Serializer):
+    id = serializers.CharField()
+    object = serializers.CharField()
+    api_key = serializers.CharField()
+    meter = serializers.CharField()
+    monthly_limit = serializers.IntegerField()
+    used = serializers.IntegerField(help_text="Units used through the key this period.")
+
+
+class KeyQuotaListOutput(serializers.Serializer):
+    object = serializers.CharField()
+    data = KeyQuotaOutput(many=True)
+    has_more = serializers.BooleanField()
+
+
+class BillingAccountOutput(serializers.Serializer):
+    object = serializers.CharField()
+    plan = serializers.CharField()
+    status = serializers.ChoiceField([s.value for s in Tenant.Status])
+    past_due_since = serializers.DateTimeField(allow_null=True)
+    currency = serializers.CharField()
+    current_period = PeriodOutput()
+    spend_cap = serializers.IntegerField(allow_null=True, help_text="In force; null: uncapped.")
+    spend_cap_source = serializers.ChoiceField(["plan", "account"])
+    plan_spend_cap = serializers.IntegerField(allow_null=True)
+    usage_charges = serializers.IntegerField(help_text="This period so far, before the cap.")
+    amount_so_far = serializers.IntegerField()
+    projected_amount = serializers.IntegerField()
+    quotas = KeyQuotaOutput(many=True)
+
+
 def _time(value):
     return serializers.DateTimeField().to_representation(value) if value else None
 
@@ -184,4 +250,41 @@ def usage_event_data(event: UsageEvent) -> dict:
         "model": event.model_ref,
         "api_key": event.api_key_ref,
         "source": event.source,
+    }
+
+
+def key_quota_data(use: KeyQuotaUse) -> dict:
+    quota = use.quota
+    return {
+        "id": quota.public_id,
+        "object": "api_key_quota",
+        "api_key": quota.api_key_ref,
+        "meter": quota.meter,
+        "monthly_limit": quota.monthly_limit,
+        "used": use.used,
+    }
+
+
+def key_quotas_data(uses: list[KeyQuotaUse]) -> dict:
+    return {"object": "list", "data": [key_quota_data(use) for use in uses], "has_more": False}
+
+
+def billing_account_data(overview: BillingOverview) -> dict:
+    return {
+        "object": "billing_account",
+        "plan": overview.plan.code,
+        "status": overview.status,
+        "past_due_since": _time(overview.past_due_since),
+        "currency": overview.plan.currency,
+        "current_period": {
+            "start": _time(overview.period.start),
+            "end": _time(overview.period.end),
+        },
+        "spend_cap": overview.spend_cap,
+        "spend_cap_source": overview.spend_cap_source,
+        "plan_spend_cap": overview.plan.monthly_spend_cap_minor,
+        "usage_charges": overview.usage_charges,
+        "amount_so_far": overview.amount_so_far,
+        "projected_amount": overview.projected_amount,
+        "quotas": [key_quota_data(use) for use in overview.quotas],
     }

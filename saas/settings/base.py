@@ -139,6 +139,16 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- e-mail (spend alerts); `make run` prints mail to the console
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Modelhouse <billing@localhost>")
+
 # --- product settings
 API_KEY_ENVIRONMENT = env.str("API_KEY_ENVIRONMENT", default="live")
 RATE_LIMIT_PER_KEY = env.int("RATE_LIMIT_PER_KEY", default=6000)  # requests per minute

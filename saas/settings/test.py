@@ -12,3 +12,7 @@ os.environ.setdefault("MODELHOUSE_MEDIA_ROOT", "var/test-media")
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Celery workers started by tests (tests/workers.py) send spend alerts too; no
+# SMTP server is there (pytest-django does the same in the test process).
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

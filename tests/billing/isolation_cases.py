@@ -4,11 +4,14 @@
 
     CASES += [Case(method, route, billing.make_invoice, billing.state, body)
               for method, route, body in billing.ROUTES]
+    CASES += [Case(method, route, billing.make_key, billing.spend_state, body)
+              for method, route, body in billing.KEY_ROUTES]
     LIST_ROUTES["v1/invoices"] = billing.list_ids
     PUBLIC_ROUTES |= billing.NOT_OBJECT_ROUTES
 
 ``make_invoice`` gives every path parameter the routes use (``invoice_id`` and
-``line_id``); ``state`` is what a cross-tenant call could change.
+``line_id``); ``state`` is what a cross-tenant call could change.  The key
+routes name tenant A's API key in their body instead of their path.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from billing.closing import close_period
-from billing.models import CreditNote, Invoice, InvoiceLine
+from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice, InvoiceLine
 from billing.periods import period_containing
 from billing.price_book import IMAGES_BASE
 from tenants.models import AuditEvent
@@ -33,9 +36,18 @@ ROUTES = [
     ("GET", f"{_INVOICE}/lines/<str:line_id>/events.csv", lambda params: {}),
     ("POST", f"{_INVOICE}/credit-notes", lambda params: {"amount": 1, "reason": "x"}),
 ]
+KEY_ROUTES = [
+    (
+        "PUT",
+        "v1/billing/quotas",
+        lambda params: {"api_key": params["key_id"], "meter": IMAGES_BASE, "monthly_limit": 1},
+    ),
+]
 # Not lists of objects with ids (usage is aggregated; tests/billing/test_api.py checks
-# that it never includes another tenant's usage) or not tenant data (the webhook).
-NOT_OBJECT_ROUTES = {"v1/usage", "v1/usage.csv", "v1/stripe/webhook"}
+# that it never includes another tenant's usage), the caller's own account (only
+# ever its own: tests/billing/test_spend_api.py checks that) or not tenant data
+# (the webhook).
+NOT_OBJECT_ROUTES = {"v1/usage", "v1/usage.csv", "v1/billing", "v1/stripe/webhook"}
 
 
 def make_invoice(handle) -> dict:
@@ -51,6 +63,20 @@ def make_invoice(handle) -> dict:
 
 def list_ids(handle) -> list[str]:
     return [make_invoice(handle)["invoice_id"]]
+
+
+def make_key(handle) -> dict:
+    key, _ = handle.new_key(["predict"])
+    return {"key_id": key.public_id}
+
+
+def spend_state(handle):
+    with handle.context():
+        return (
+            list(BillingAccount.objects.values_list("spend_cap_minor", flat=True)),
+            sorted(ApiKeyQuota.objects.values_list("api_key_ref", "meter", "monthly_limit")),
+            AuditEvent.objects.count(),
+        )
 
 
 def state(handle):

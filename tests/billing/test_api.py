@@ -117,16 +117,16 @@ def test_usage_groups_by_meter_model_day_and_key_with_costs(tenant_a, invoiced):
     }
     by_day = tenant_a.client.get(f"/v1/usage?{query}&group_by=day").json()
     day1, day3 = LAST_MONTH.start.date(), (LAST_MONTH.start + timedelta(days=2)).date()
-    assert [(r["group"], r["meter"], r["quantity"]) for r in by_day["data"]] == [
-        (day1.isoformat(), IMAGES_BASE, 1_200),
-        (day3.isoformat(), IMAGES_BASE, 800),
-        (day3.isoformat(), TRAINING_SECONDS, 600),
+    assert [(r["group"], r["meter"], r["quantity"], r["amount"]) for r in by_day["data"]] == [
+        (day1.isoformat(), IMAGES_BASE, 1_200, 60),
+        (day3.isoformat(), IMAGES_BASE, 800, 40),
+        (day3.isoformat(), TRAINING_SECONDS, 600, 48),
     ]
     by_key = tenant_a.client.get(f"/v1/usage?{query}&group_by=api_key").json()
-    assert {(r["group"], r["quantity"]) for r in by_key["data"]} == {
-        ("key_1", 1_200),
-        ("key_2", 800),
-        ("", 600),
+    assert {(r["group"], r["quantity"], r["amount"]) for r in by_key["data"]} == {
+        ("key_1", 1_200, 60),
+        ("key_2", 800, 40),
+        ("", 600, 48),
     }
     csv_body = csv_rows(tenant_a.client.get(f"/v1/usage.csv?{query}&group_by=meter"))
     assert [(r["meter"], r["quantity"], r["amount"]) for r in csv_body] == [

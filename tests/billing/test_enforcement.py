@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 
@@ -113,6 +114,23 @@ def test_alerts_fire_once_per_threshold_and_period(tenant_a, django_capture_on_c
     assert sorted(a.threshold_percent for a in first) == [50, 80] and again == []
     assert len(mail.outbox) == 2 and mail.outbox[0].to == [tenant_a.owner.email]
     assert "80% of its spend cap" in mail.outbox[1].subject
+    with tenant_a.context():
+        assert AuditEvent.objects.filter(action="billing.spend_alert").count() == 2
+
+
+def test_a_mail_server_that_is_down_loses_no_alert(tenant_a, settings,
+                                                   django_capture_on_commit_callbacks):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        settings.EMAIL_PORT = closed.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    with tenant_a.context():
+        services.spend_cap_set(tenant_a.tenant, actor=tenant_a.owner, cap_minor=1_000)
+    record(tenant_a, IMAGES_BASE, 16_000, now_minus())
+    with tenant_a.context(), django_capture_on_commit_callbacks(execute=True):
+        alerts = spend_alerts_check(tenant_a.tenant, now=timezone.now())  # does not raise
+    assert sorted(a.threshold_percent for a in alerts) == [50, 80]
     with tenant_a.context():
         assert AuditEvent.objects.filter(action="billing.spend_alert").count() == 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from types import MappingProxyType
 
 import pytest
@@ -31,6 +32,8 @@ from billing.rating import (
     rate,
     rate_invoice,
     spend_cap_exceeded,
+    split_in_order,
+    split_pro_rata,
     usage_cost_minor,
 )
 
@@ -322,3 +325,35 @@ def test_capped_usage_never_bills_more_than_fee_plus_cap(plan, usage):
         uncapped if cap is None else plan.base_fee_minor + min(cap, usage_cost_minor(plan, usage))
     )
     assert invoice.total_minor == expected
+
+
+# --- dividing a meter's amount among days and API keys (/v1/usage) ---------------
+
+
+@given(meter_prices(), st.lists(st.integers(1, 5_000), min_size=1, max_size=31))
+def test_days_add_up_to_the_meter_and_earlier_days_never_change(meter_price, days):
+    amounts = split_in_order(meter_price, days)
+    assert sum(amounts) == rate(meter_price, sum(days)).amount_minor
+    assert all(type(a) is int and a >= 0 for a in amounts)
+    # A day's amount is settled once it is over: later days do not move it.
+    assert split_in_order(meter_price, days[:-1]) == amounts[:-1]
+
+
+def test_a_day_pays_the_tiers_its_units_reached():
+    # SIMPLE: 10 free, then 3 cents to unit 20, then 1 cent.
+    assert split_in_order(SIMPLE, [8, 8, 8]) == [0, 3 * 6, 3 * 4 + 1 * 4]
+
+
+@given(st.integers(0, 10**9), st.lists(st.integers(1, 10**7), min_size=1, max_size=20))
+def test_keys_share_the_meter_amount_pro_rata_and_exactly(amount, quantities):
+    shares = split_pro_rata(amount, quantities)
+    assert sum(shares) == amount
+    total = sum(quantities)
+    for share, quantity in zip(shares, quantities, strict=True):
+        assert abs(share - Fraction(amount * quantity, total)) < 1
+
+
+def test_pro_rata_remainders_go_to_the_largest_fractions_then_the_earlier_key():
+    assert split_pro_rata(10, [1, 1, 1]) == [4, 3, 3]
+    assert split_pro_rata(5, [1, 2]) == [2, 3]  # 1.67 -> 2, 3.33 -> 3
+    assert split_pro_rata(0, [0, 0]) == [0, 0]

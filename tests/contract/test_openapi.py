@@ -133,6 +133,16 @@ def test_uploads_and_billed_calls_document_their_own_errors(document):
     assert {"413", "415"} <= set(upload["responses"])
 
 
+def test_spend_settings_are_documented_as_json_with_their_errors(document):
+    account = document["paths"]["/v1/billing"]
+    assert set(account) == {"get", "patch"}
+    assert {"400", "415"} <= set(account["patch"]["responses"])
+    quotas = document["paths"]["/v1/billing/quotas"]["put"]
+    assert {"400", "404", "415"} <= set(quotas["responses"])  # 404: the key named in the body
+    for operation in (account["patch"], quotas):
+        assert set(operation["requestBody"]["content"]) == {"application/json"}
+
+
 def test_lists_are_documented_as_list_envelopes_with_paging(document):
     listed = document["paths"]["/v1/fine-tunes"]["get"]
     schema = listed["responses"]["200"]["content"]["application/json"]["schema"]

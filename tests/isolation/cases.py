@@ -34,10 +34,13 @@ def _key(handle) -> dict:
 def _state(handle):
     """Everything a cross-tenant call could plausibly change in tenant A."""
     with handle.context():
-        return (sorted(ApiKey.objects.values_list("public_id", "revoked_at", "name")),
-                sorted(ModelVersion.objects.values_list("public_id", "is_active")),
-                sorted(Prediction.objects.values_list("public_id", "status")),
-                UsageEvent.objects.count(), AuditEvent.objects.count())
+        return (
+            sorted(ApiKey.objects.values_list("public_id", "revoked_at", "name")),
+            sorted(ModelVersion.objects.values_list("public_id", "is_active")),
+            sorted(Prediction.objects.values_list("public_id", "status")),
+            UsageEvent.objects.count(),
+            AuditEvent.objects.count(),
+        )
 
 
 def _model(handle) -> dict:
@@ -50,8 +53,9 @@ def _model(handle) -> dict:
 
 def _prediction(handle) -> dict:
     with handle.context():
-        prediction = Prediction.objects.create(tenant=handle.tenant, model_ref="mdl_x",
-                                               image_count=1)
+        prediction = Prediction.objects.create(
+            tenant=handle.tenant, model_ref="mdl_x", image_count=1
+        )
     return {"prediction_id": prediction.public_id}
 
 
@@ -84,10 +88,12 @@ def _training_state(handle):
     from training.models import Dataset, FineTuneEvent, FineTuneJob
 
     with handle.context():
-        return (_state(handle), sorted(Dataset.objects.values_list("public_id", "status")),
-                sorted(FineTuneJob.objects.values_list("public_id", "status",
-                                                       "cancel_requested_at")),
-                FineTuneEvent.objects.count())
+        return (
+            _state(handle),
+            sorted(Dataset.objects.values_list("public_id", "status")),
+            sorted(FineTuneJob.objects.values_list("public_id", "status", "cancel_requested_at")),
+            FineTuneEvent.objects.count(),
+        )
 
 
 CASES: list[Case] = [
@@ -95,15 +101,26 @@ CASES: list[Case] = [
     Case("DELETE", "v1/api-keys/<str:key_id>", _key, _state),
     Case("GET", "v1/models/<str:model_id>", _model, _state),
     Case("POST", "v1/models/<str:model_id>/activate", _model, _state),
-    Case("POST", "v1/models/<str:model_id>/predict", _model, _state,
-         lambda p: {"inputs": [{"image_base64": "aGVsbG8="}]}),
-    Case("POST", "v1/predictions", _model, _state,
-         lambda p: {"model": p["model_id"], "inputs": [{"image_base64": "aGVsbG8="}]}),
+    Case(
+        "POST",
+        "v1/models/<str:model_id>/predict",
+        _model,
+        _state,
+        lambda p: {"inputs": [{"image_base64": "aGVsbG8="}]},
+    ),
+    Case(
+        "POST",
+        "v1/predictions",
+        _model,
+        _state,
+        lambda p: {"model": p["model_id"], "inputs": [{"image_base64": "aGVsbG8="}]},
+    ),
     Case("GET", "v1/predictions/<str:prediction_id>", _prediction, _state),
     Case("GET", "v1/datasets/<str:dataset_id>", _dataset, _training_state),
     Case("DELETE", "v1/datasets/<str:dataset_id>", _dataset, _training_state),
-    Case("POST", "v1/fine-tunes", _dataset, _training_state,
-         lambda p: {"dataset": p["dataset_id"]}),
+    Case(
+        "POST", "v1/fine-tunes", _dataset, _training_state, lambda p: {"dataset": p["dataset_id"]}
+    ),
     Case("GET", "v1/fine-tunes/<str:job_id>", _fine_tune, _training_state),
     Case("POST", "v1/fine-tunes/<str:job_id>/cancel", _fine_tune, _training_state),
     Case("GET", "v1/fine-tunes/<str:job_id>/events", _fine_tune, _training_state),
@@ -117,11 +134,18 @@ LIST_ROUTES: dict[str, Callable] = {
     "v1/fine-tunes": lambda handle: [_fine_tune(handle)["job_id"]],
 }
 
-CASES += [Case(method, route, billing.make_invoice, billing.state, body)
-          for method, route, body in billing.ROUTES]
+CASES += [
+    Case(method, route, billing.make_invoice, billing.state, body)
+    for method, route, body in billing.ROUTES
+]
+CASES += [
+    Case(method, route, billing.make_key, billing.spend_state, body)
+    for method, route, body in billing.KEY_ROUTES
+]
 LIST_ROUTES["v1/invoices"] = billing.list_ids
 
 # Routes that take no object id and list no objects: not tenant data at all
-# (schema, ping, Stripe's webhook), or aggregates whose own tests check that
-# another tenant's rows never count (usage: tests/billing/test_api.py).
+# (schema, ping, Stripe's webhook), or aggregates and the caller's own settings
+# whose own tests check that another tenant's rows never count (usage:
+# tests/billing/test_api.py; the billing account: tests/billing/test_spend_api.py).
 NO_OBJECT_ROUTES = {"v1/openapi.json", "v1/ping"} | billing.NOT_OBJECT_ROUTES
