@@ -14,13 +14,18 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 REPLY_TTL_S = 120
 
 
 @cache
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    # Fail fast when Redis is down (the web answers 503) instead of redis-py's
+    # default seconds of retries with backoff.
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=2,
+                                retry=Retry(NoBackoff(), 1))
 
 
 def _reply_key(prediction_id: str) -> str:

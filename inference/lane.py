@@ -31,6 +31,8 @@ from functools import cache
 import numpy as np
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from saas.worker_health import heartbeat_key
 
@@ -77,7 +79,10 @@ class Entry:
 
 @cache
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    # Fail fast when Redis is down (the web answers 503) instead of redis-py's
+    # default seconds of retries with backoff.
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=2,
+                                retry=Retry(NoBackoff(), 1))
 
 
 def lane_key(queue: str) -> str:
@@ -104,6 +109,12 @@ def decode(raw: bytes) -> Entry:
         return Entry(prediction_id, int(attempt), payload, images)
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedEntry(f"unreadable lane entry: {exc}") from exc
+
+
+def with_attempt(raw: bytes, attempt: int) -> bytes:
+    """``raw`` with its attempt count replaced."""
+    first, rest = raw.split(b"\n", 1)
+    return first.split(b" ")[0] + f" {attempt}\n".encode() + rest
 
 
 def enqueue(payload: dict, images: np.ndarray, queue: str = "inference") -> None:
@@ -135,11 +146,13 @@ class Claims:
         if count:
             _client().ltrim(self.mine, count, -1)
 
-    def give_back(self, entries: list[bytes]) -> None:
-        """The oldest claims could not be stored: back to the lane, no longer claimed."""
+    def give_back(self, entries: list[bytes], claimed: int) -> None:
+        """The oldest ``claimed`` claims could not be stored: ``entries`` (those of them
+        worth another try) go back to the lane, and none of them stays claimed."""
         pipe = _client().pipeline(transaction=True)
-        pipe.rpush(self.lane, *entries)
-        pipe.ltrim(self.mine, len(entries), -1)
+        if entries:
+            pipe.rpush(self.lane, *entries)
+        pipe.ltrim(self.mine, claimed, -1)
         pipe.execute()
 
     def return_own(self) -> int:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from redis import RedisError
 
 from billing.enforcement import ensure_billable
 from inference import lane
@@ -18,12 +19,14 @@ from inference.exchange import wait_reply
 from inference.inputs import PredictInput
 from inference.models import BaseModel, ModelVersion, Prediction
 from inference.selectors import ServedModel
-from saas.errors import ApiError, InvalidRequest
+from saas.errors import ApiError, InvalidRequest, ServiceUnavailable
 from tenants.audit import audit
 from tenants.authentication import ApiPrincipal
 from tenants.ids import new_public_id
 from tenants.models import Tenant
 from tenants.storage import tenant_key
+
+LANE_DOWN = "The inference queue is unreachable; nothing was queued or billed. Retry later."
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,15 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    lane.enqueue(predict_payload(tenant, principal, served, inputs, prediction_id, "sync",
-                                 request_id), inputs.images)
-    answer = wait_reply(prediction_id, settings.INFERENCE_SYNC_TIMEOUT_S)
+    try:
+        lane.enqueue(predict_payload(tenant, principal, served, inputs, prediction_id, "sync",
+                                     request_id), inputs.images)
+    except RedisError:
+        raise ServiceUnavailable(LANE_DOWN, code="inference_unavailable") from None
+    try:
+        answer = wait_reply(prediction_id, settings.INFERENCE_SYNC_TIMEOUT_S)
+    except RedisError:  # queued: the worker will store it, as after a timeout
+        answer = None
     if answer is None:
         raise ApiError(f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
                        f" s; it is still running as {prediction_id}: poll "
@@ -81,7 +90,12 @@ def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: 
             top_k=inputs.top_k, api_key_ref=principal.api_key_public_id)
         payload = predict_payload(tenant, principal, served, inputs, prediction.public_id,
                                   "async", request_id)
-        transaction.on_commit(lambda: lane.enqueue(payload, inputs.images))
+    # After commit, so a worker never stores a prediction whose row was rolled back.
+    try:
+        lane.enqueue(payload, inputs.images)
+    except RedisError:
+        Prediction.objects.filter(pk=prediction.pk).delete()
+        raise ServiceUnavailable(LANE_DOWN, code="inference_unavailable") from None
     return prediction
 
 

@@ -30,7 +30,7 @@ INTERNAL_ERROR = {"status": "failed", "error": {"code": "internal_error",
                                                 "message": "the prediction failed"}}
 
 
-@dataclass
+@dataclass(eq=False)  # jobs are compared by identity
 class Job:
     raw: bytes  # the lane entry, kept to return it to the lane if storing fails
     payload: dict | None  # None: an unreadable entry, only acknowledged

@@ -14,6 +14,7 @@ cost five times a round of one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from functools import lru_cache
 from itertools import groupby
@@ -28,14 +29,16 @@ from inference.models import Prediction
 from tenants.context import database_settings_sql, tenant_context
 from tenants.models import Tenant
 
+logger = logging.getLogger(__name__)
+
 # Test-only fault injection: crash the worker once, right after a batch commits
 # and before its lane claims are acknowledged (tests/inference/test_worker_crash.py).
 _CRASH_MARKER = os.environ.get("MODELHOUSE_FAULT_CRASH_AFTER_COMMIT")
 
 
 @lru_cache(maxsize=4096)
-def _tenant(tenant_id: int) -> Tenant:
-    return Tenant.objects.get(pk=tenant_id)
+def _tenant(tenant_id: int) -> Tenant | None:
+    return Tenant.objects.filter(pk=tenant_id).first()
 
 
 _PREDICTION_COLUMNS = ("tenant_id", "public_id", "created_at", "model_ref", "status",
@@ -90,6 +93,9 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
     for tenant_id, group in groupby(ordered, key=lambda pair: pair[0]["tenant_id"]):
         tenant = _tenant(tenant_id)
         pairs = list(group)
+        if tenant is None:  # deleted while its requests queued: nothing to store or bill
+            logger.warning("dropping %d predictions of unknown tenant %s", len(pairs), tenant_id)
+            continue
         with tenant_context(tenant):
             statements.append(database_settings_sql())
         sql, values = _predictions_upsert(tenant, pairs, now)
@@ -105,6 +111,8 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
             counted[tenant_id] = [(d.meter, d.quantity, d.occurred_at, d.api_key_ref)
                                   for payload, d in zip(billed, drafts, strict=True)
                                   if not payload.get("attempt")]
+    if not statements:
+        return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("".join(statements), params)

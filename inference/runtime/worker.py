@@ -15,9 +15,10 @@ import sys
 import threading
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from inference import exchange, lane
-from inference.runtime.batcher import Batcher, Job
+from inference.runtime.batcher import INTERNAL_ERROR, Batcher, Job
 from inference.runtime.consumer import LaneConsumer
 from inference.runtime.metering import record_outcomes
 
@@ -112,22 +113,36 @@ class InferenceRuntime:
     def _finish(self, jobs: list[Job]) -> None:
         """Store the batches' predictions and usage, answer the synchronous callers,
         acknowledge the claims.  If storing fails, the entries go back to the lane
-        (their callers keep waiting for the retry) and intake pauses."""
+        (their callers keep waiting for the retry) and intake pauses a moment."""
         readable = [job for job in jobs if job.payload is not None]
         try:
             if settings.INFERENCE_METERING:
                 record_outcomes([(job.payload, job.result) for job in readable])
+        except (OperationalError, InterfaceError):
+            logger.exception("the database is unreachable; returning %d requests to the lane",
+                             len(jobs))
+            self._give_back(jobs, [job.raw for job in readable])
+            return
         except Exception:
-            logger.exception("storing %d predictions failed; returning them to the lane",
-                             len(readable))
-            self.consumer.claims.give_back([job.raw for job in jobs])
-            self.consumer.done(len(jobs))
-            self.consumer.pause(STORE_FAILURE_PAUSE_S)
+            # Something in these entries themselves: each goes back with one more
+            # attempt, and one that has used its attempts is dropped.
+            logger.exception("storing %d predictions failed", len(readable))
+            retry = [job for job in readable if job.payload["attempt"] + 1 < lane.MAX_ATTEMPTS]
+            self._give_back(jobs, [lane.with_attempt(job.raw, job.payload["attempt"] + 1)
+                                   for job in retry])
+            exchange.send_replies([(job.payload["prediction_id"], INTERNAL_ERROR)
+                                   for job in readable
+                                   if job not in retry and job.payload["mode"] == "sync"])
             return
         exchange.send_replies([(job.payload["prediction_id"], job.result) for job in readable
                                if job.payload["mode"] == "sync"])
         self.consumer.claims.ack(len(jobs))
         self.consumer.done(len(jobs))
+
+    def _give_back(self, jobs: list[Job], entries: list[bytes]) -> None:
+        self.consumer.claims.give_back(entries, claimed=len(jobs))
+        self.consumer.done(len(jobs))
+        self.consumer.pause(STORE_FAILURE_PAUSE_S)
 
     def stop(self, timeout_s: float) -> None:
         if self.consumer is not None:

@@ -16,7 +16,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from saas.errors import ApiError, Conflict, InvalidRequest
+from saas.errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
 from tenants.models import IdempotencyRecord, Tenant
 
 
@@ -66,6 +66,9 @@ def run_idempotently(tenant: Tenant, key: str, request, handler: Callable[[], Re
         return _replay(record)
     try:
         response = handler()
+    except ServiceUnavailable as exc:  # nothing was done: a resend may do it
+        record.delete()
+        return error_response(exc)
     except (ApiError, APIException) as exc:
         # A deliberate error is the first answer too — including a 504 whose work
         # goes on (a prediction still running): a resend must not start it again.

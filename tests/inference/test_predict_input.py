@@ -1,18 +1,20 @@
 """Every bad input is refused before anything is queued, and nothing is billed."""
 
 import base64
+import socket
 import struct
 import zlib
 
 import pytest
 import redis
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from billing.models import UsageEvent
+from inference import lane
 from inference.models import Prediction
-from saas import config
 from tests.images import jpeg, png
 
 
@@ -26,8 +28,7 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 
 def _queued_messages() -> int:
-    broker = redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db('broker')}")
-    return broker.llen("inference")
+    return lane._client().llen(lane.lane_key("inference"))
 
 
 def _upload(*blobs, name="image.png"):
@@ -117,3 +118,33 @@ def test_predict_needs_the_predict_scope(tenant_a, base_model):
     response = client.post(f"/v1/models/{base_model.public_id}/predict", _upload(png()),
                            format="multipart")
     assert response.status_code == 403
+
+
+@pytest.fixture
+def lane_down(monkeypatch):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = redis.Redis(port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setattr(lane, "_client", lambda: down)
+
+
+@pytest.mark.parametrize("path", ["/v1/models/{model}/predict", "/v1/predictions"])
+def test_an_unreachable_queue_is_503_and_leaves_nothing(tenant_a, base_model, lane_down, path,
+                                                        monkeypatch):
+    data = {**_upload(png()), "model": base_model.public_id}
+    response = tenant_a.client.post(path.format(model=base_model.public_id), data,
+                                    format="multipart", HTTP_IDEMPOTENCY_KEY="retry-me")
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "inference_unavailable"
+    with tenant_a.context():
+        assert not Prediction.objects.exists() and not UsageEvent.objects.exists()
+
+    if path == "/v1/predictions":  # the same key works once the queue is back
+        monkeypatch.undo()
+        before = _queued_messages()
+        again = tenant_a.client.post(path, {**_upload(png()), "model": base_model.public_id},
+                                     format="multipart", HTTP_IDEMPOTENCY_KEY="retry-me")
+        assert again.status_code == 202, again.content
+        assert "Idempotent-Replayed" not in again and _queued_messages() == before + 1
+        lane._client().delete(lane.lane_key("inference"))  # no worker here to take it

@@ -32,6 +32,7 @@ def test_what_is_retried():
     assert not policy.should_retry(0, 409, "idempotency_key_reused")
     assert policy.should_retry(0, 504, method="GET")
     assert not policy.should_retry(0, 504, method="POST")  # the work may still finish
+    assert policy.should_retry(0, 504, method="PATCH")  # sets an absolute value: resend it
     assert policy.delay(0, "5") == 5.0
     assert policy.delay(0, "3600") is None  # not worth parking the caller
     assert 0 <= policy.delay(3) <= 4.0

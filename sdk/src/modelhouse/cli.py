@@ -23,7 +23,7 @@ from modelhouse.client import Client
 from modelhouse.config import config_path, write_config_file
 from modelhouse.errors import ModelhouseError
 from modelhouse.progress import bar
-from modelhouse.types import ApiObject, FineTune, FineTuneEvent
+from modelhouse.types import ApiObject, BillingAccount, FineTune, FineTuneEvent, KeyQuota
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -225,6 +225,75 @@ def usage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_account(args: argparse.Namespace, account: BillingAccount) -> None:
+    if args.json:
+        _print_json(account)
+        return
+    period = account.current_period
+    print(
+        f"{period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC "
+        f"(amounts in minor units of {account.currency})"
+    )
+    cap = "uncapped" if account.spend_cap is None else account.spend_cap
+    _print_table(
+        ["PLAN", "STATUS", "SPEND_CAP", "CAP_FROM", "AMOUNT_SO_FAR", "PROJECTED"],
+        [
+            (
+                account.plan,
+                account.status,
+                cap,
+                account.spend_cap_source,
+                account.amount_so_far,
+                account.projected_amount,
+            )
+        ],
+    )
+    if account.quotas:
+        print()
+        _print_quotas(account.quotas)
+
+
+def _print_quotas(quotas: Iterable[KeyQuota]) -> None:
+    _print_table(
+        ["API_KEY", "METER", "MONTHLY_LIMIT", "USED"],
+        [(q.api_key, q.meter, q.monthly_limit, q.used) for q in quotas],
+    )
+
+
+def _limit(text: str) -> int | None:
+    """An integer, or ``none`` for "no setting of its own" (the server judges the range)."""
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer or 'none': {text!r}") from None
+
+
+def billing(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        account = client.billing.retrieve()
+    _show_account(args, account)
+    return 0
+
+
+def billing_set_cap(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        account = client.billing.set_spend_cap(args.amount)
+    _show_account(args, account)
+    return 0
+
+
+def billing_set_quota(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        quotas = client.billing.set_key_quota(args.api_key, args.meter, args.limit)
+    if args.json:
+        _print_json([quota.raw for quota in quotas])
+    else:
+        _print_quotas(quotas)
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 
 
@@ -240,8 +309,8 @@ def _command(
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_options(**parser_options: Any) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False, **parser_options)
     common.add_argument("--json", action="store_true", help="print JSON on stdout")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     common.add_argument(
@@ -249,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the API's address (default: $MODELHOUSE_BASE_URL, "
         "the config file, or http://localhost:8000)",
     )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    # For the sub-commands of a command that runs on its own (``billing``): an option
+    # they were not given must not overwrite the one given before them.
+    sub_common = _common_options(argument_default=argparse.SUPPRESS)
 
     about = "Modelhouse from the command line; the key comes from $MODELHOUSE_API_KEY or the config"
     parser = argparse.ArgumentParser(prog="modelhouse", description=f"{about} file.")
@@ -317,6 +394,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--start", help="ISO 8601 time (default: the period's start)")
     sub.add_argument("--end", help="ISO 8601 time (default: now)")
     sub.add_argument("--group-by", choices=["day", "model", "api_key", "meter"])
+
+    about = "plan, spend cap, key quotas, and this period's amount so far and projected"
+    top = _command(commands, "billing", billing, about, common)
+    group = top.add_subparsers(metavar="COMMAND")
+    sub = _command(
+        group,
+        "set-cap",
+        billing_set_cap,
+        "cap each period's usage charges (needs an admin key)",
+        sub_common,
+    )
+    sub.add_argument(
+        "amount",
+        type=_limit,
+        metavar="AMOUNT|none",
+        help="minor units of the account's currency; none: back to the plan's cap",
+    )
+    sub = _command(
+        group,
+        "set-quota",
+        billing_set_quota,
+        "limit one API key's use of a meter each period (needs an admin key)",
+        sub_common,
+    )
+    sub.add_argument("api_key", metavar="KEY", help="an API key id (key_...)")
+    sub.add_argument(
+        "meter", metavar="METER", help="images_base, images_finetuned or training_seconds"
+    )
+    sub.add_argument(
+        "limit", type=_limit, metavar="LIMIT|none", help="units per period; none lifts the quota"
+    )
     return parser
 
 

@@ -23,6 +23,7 @@ from modelhouse._version import __version__
 from modelhouse.config import load_settings
 from modelhouse.errors import APIConnectionError, error_from_response
 from modelhouse.resources.api_keys import ApiKeys
+from modelhouse.resources.billing import Billing
 from modelhouse.resources.datasets import Datasets
 from modelhouse.resources.fine_tunes import FineTunes
 from modelhouse.resources.invoices import Invoices
@@ -68,6 +69,7 @@ class Client:
         self.usage = UsageResource(self)
         self.invoices = Invoices(self)
         self.api_keys = ApiKeys(self)
+        self.billing = Billing(self)
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r})"  # never the key

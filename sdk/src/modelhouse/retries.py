@@ -1,9 +1,9 @@
 """When to retry a request and how long to wait first.
 
 Retrying is safe for every method the client sends: GETs and DELETEs are
-idempotent, and every POST carries an ``Idempotency-Key`` that stays the same
-across its retries, so the server does the work at most once and replays its
-first answer.
+idempotent, the client's PUTs and PATCHes set absolute values, and every POST
+carries an ``Idempotency-Key`` that stays the same across its retries, so the
+server does the work at most once and replays its first answer.
 """
 
 from __future__ import annotations

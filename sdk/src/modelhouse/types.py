@@ -239,3 +239,39 @@ class ApiKey(ApiObject):
     last_used_at: datetime | None
     revoked: bool
     secret: str | None  # only in the answer that created the key
+
+
+# --- spend controls -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Period(ApiObject):
+    start: datetime
+    end: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyQuota(ApiObject):
+    id: str
+    api_key: str
+    meter: str  # "images_base", "images_finetuned" or "training_seconds"
+    monthly_limit: int  # units of the meter per billing period through the key
+    used: int  # units used through the key this period
+
+
+@dataclasses.dataclass(frozen=True)
+class BillingAccount(ApiObject):
+    """Money is in integer minor units of ``currency``."""
+
+    plan: str
+    status: str  # "active", "past_due" or "suspended"
+    past_due_since: datetime | None
+    currency: str
+    current_period: Period
+    spend_cap: int | None  # the cap in force on usage charges; None: uncapped
+    spend_cap_source: str  # "plan" or "account" (set with billing.set_spend_cap)
+    plan_spend_cap: int | None
+    usage_charges: int  # this period so far, before the cap
+    amount_so_far: int
+    projected_amount: int
+    quotas: list[KeyQuota]
