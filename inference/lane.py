@@ -10,8 +10,8 @@ index, a pool thread per task, two acknowledgement round trips — cost the
 worker more CPU than the forward pass of the image.)
 
 A worker claims entries in batches, atomically moving them from the lane onto
-its own claim list ``mh:lane:<queue>:claimed:<node>`` (``BLMOVE`` for the
-first, a Lua script for the rest).  Entries leave the claim list only once the
+its own claim list ``mh:lane:<queue>:claimed:<node>:<pid>`` (``BLMOVE`` for
+the first, a Lua script for the rest).  Entries leave the claim list only once the
 batch they belong to is stored: the worker finishes its entries in claim
 order, so acknowledging is trimming the oldest ``k``.  A worker that dies
 leaves its claims behind; they go back to the head of the lane when it
@@ -24,6 +24,7 @@ entry's attempt count; the worker fails an entry that has been claimed
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -89,8 +90,10 @@ def lane_key(queue: str) -> str:
     return f"mh:lane:{queue}"
 
 
-def claim_key(queue: str, node: str) -> str:
-    return f"mh:lane:{queue}:claimed:{node}"
+def claim_key(queue: str, node: str, pid: int | str) -> str:
+    # Per process, not per node: two processes misconfigured with one node name
+    # must not acknowledge each other's claims.
+    return f"mh:lane:{queue}:claimed:{node}:{pid}"
 
 
 def encode(payload: dict, images: np.ndarray, attempt: int = 0) -> bytes:
@@ -126,7 +129,7 @@ class Claims:
 
     def __init__(self, queue: str, node: str) -> None:
         self.queue, self.node = queue, node
-        self.lane, self.mine = lane_key(queue), claim_key(queue, node)
+        self.lane, self.mine = lane_key(queue), claim_key(queue, node, os.getpid())
         client = _client()
         self._claim = client.register_script(_CLAIM)
         self._return = client.register_script(_RETURN)
@@ -156,15 +159,17 @@ class Claims:
         pipe.execute()
 
     def return_own(self) -> int:
-        """On start: what this node claimed before it died goes back to the lane."""
-        return self._return(keys=[self.mine, self.lane, ""], args=["always"])
+        """On start: what this node's earlier processes claimed goes back to the lane."""
+        return sum(self._return(keys=[key, self.lane, ""], args=["always"])
+                   for key in _client().scan_iter(match=claim_key(self.queue, self.node, "*"),
+                                                  count=100))
 
     def return_dead(self) -> int:
         """Claims of workers on this queue whose heartbeat has expired go back."""
         returned = 0
-        prefix = claim_key(self.queue, "")
+        prefix = claim_key(self.queue, "", "")[:-1]  # ends "claimed:"
         for key in _client().scan_iter(match=f"{prefix}*", count=100):
-            node = key.decode()[len(prefix):]
+            node = key.decode()[len(prefix):].rpartition(":")[0]
             if node != self.node:
                 returned += self._return(keys=[key, self.lane, heartbeat_key(self.queue, node)],
                                          args=["if-dead"])

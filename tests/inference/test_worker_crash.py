@@ -39,7 +39,7 @@ def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_
     with celery_worker(QUEUE, env={"MODELHOUSE_FAULT_CRASH_AFTER_COMMIT": str(marker)}) as crashy:
         lane.enqueue(payload, images, queue=QUEUE)
         crashy.wait(timeout=60)  # it stored the prediction, then died before the ack
-        claims = lane.claim_key(QUEUE, crashy.node)
+        claims = lane.claim_key(QUEUE, crashy.node, crashy.pid)
     assert not marker.exists()
     assert lane._client().llen(claims) == 1  # still claimed by the dead worker
     with live_a.context():
