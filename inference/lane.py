@@ -39,19 +39,21 @@ from saas.worker_health import heartbeat_key
 
 MAX_ATTEMPTS = 3
 
-# Move up to ARGV[1] entries from the lane (KEYS[1]) onto a claim list (KEYS[2]).
+# Move up to ARGV[1] entries from the lane (KEYS[1]) onto a claim list (KEYS[2]);
+# returns the claim list's epoch (KEYS[3]) first.
 _CLAIM = """
-local claimed = {}
+local claimed = {redis.call('GET', KEYS[3]) or '0'}
 for i = 1, tonumber(ARGV[1]) do
   local entry = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT')
   if not entry then break end
-  claimed[i] = entry
+  claimed[i + 1] = entry
 end
 return claimed
 """
 
 # Put a claim list (KEYS[1]) back at the head of the lane (KEYS[2]) in its order,
-# each entry's attempt count raised; unless its owner's heartbeat (KEYS[3]) lives.
+# each entry's attempt count raised, and start its next epoch (KEYS[4]); unless
+# its owner's heartbeat (KEYS[3]) lives.
 _RETURN = """
 if ARGV[1] == 'if-dead' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local entries = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -62,7 +64,21 @@ for i = #entries, 1, -1 do
   end
 end
 redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[4])
 return #entries
+"""
+
+# Drop the oldest claims (KEYS[1]) that were made in the list's current epoch
+# (KEYS[2]): ARGV holds (epoch, count) pairs; claims of an earlier epoch were
+# returned to the lane meanwhile and are no longer in the list.
+_ACK = """
+local epoch = redis.call('GET', KEYS[2]) or '0'
+local count = 0
+for i = 1, #ARGV, 2 do
+  if ARGV[i] == epoch then count = count + tonumber(ARGV[i + 1]) end
+end
+if count > 0 then redis.call('LTRIM', KEYS[1], count, -1) end
+return count
 """
 
 
@@ -96,6 +112,12 @@ def claim_key(queue: str, node: str, pid: int | str) -> str:
     return f"mh:lane:{queue}:claimed:{node}:{pid}"
 
 
+def _epoch_key(claims: str | bytes) -> str:
+    """Counts how often a claim list was returned to the lane (by the Lua scripts)."""
+    name = claims.decode() if isinstance(claims, bytes) else claims
+    return name.replace(":claimed:", ":epoch:", 1)
+
+
 def encode(payload: dict, images: np.ndarray, attempt: int = 0) -> bytes:
     header = {**payload, "shape": list(images.shape), "enqueued_at": time.time()}
     return (f"{payload['prediction_id']} {attempt}\n".encode() + json.dumps(header).encode()
@@ -125,42 +147,61 @@ def enqueue(payload: dict, images: np.ndarray, queue: str = "inference") -> None
 
 
 class Claims:
-    """One worker's side of the lane: claim, acknowledge, return what the dead left."""
+    """One worker's side of the lane: claim, acknowledge, return what the dead left.
+
+    Every claim carries the claim list's epoch, which moves when the list is
+    returned to the lane (its owner looked dead: a frozen process misses its
+    heartbeat too).  Acknowledging counts only claims of the current epoch, so
+    a worker that wakes up after its claims were returned never trims the
+    newer ones in their place.
+    """
 
     def __init__(self, queue: str, node: str) -> None:
         self.queue, self.node = queue, node
         self.lane, self.mine = lane_key(queue), claim_key(queue, node, os.getpid())
+        self.epoch = _epoch_key(self.mine)
         client = _client()
         self._claim = client.register_script(_CLAIM)
         self._return = client.register_script(_RETURN)
+        self._ack = client.register_script(_ACK)
 
-    def claim(self, limit: int, block_s: float) -> list[bytes]:
-        """Up to ``limit`` entries; waits up to ``block_s`` for the first."""
-        entries = self._claim(keys=[self.lane, self.mine], args=[limit])
+    def claim(self, limit: int, block_s: float) -> list[tuple[bytes, str]]:
+        """Up to ``limit`` (entry, epoch) pairs; waits up to ``block_s`` for the first."""
+        keys = [self.lane, self.mine, self.epoch]
+        epoch, *entries = self._claim(keys=keys, args=[limit])
         if entries or block_s <= 0:
-            return entries
+            return [(entry, epoch.decode()) for entry in entries]
+        before = _client().get(self.epoch) or b"0"
         first = _client().blmove(self.lane, self.mine, block_s, "LEFT", "RIGHT")
         if first is None:
             return []
-        return [first, *self._claim(keys=[self.lane, self.mine], args=[limit - 1])]
+        epoch, *entries = self._claim(keys=keys, args=[limit - 1])
+        return [(first, before.decode()), *((entry, epoch.decode()) for entry in entries)]
 
-    def ack(self, count: int) -> None:
-        """The oldest ``count`` claims are stored: drop them."""
-        if count:
-            _client().ltrim(self.mine, count, -1)
+    def ack(self, epochs: list[str]) -> None:
+        """The oldest claims, made in ``epochs`` (one per claim), are stored: drop them."""
+        self._release(epochs)
 
-    def give_back(self, entries: list[bytes], claimed: int) -> None:
-        """The oldest ``claimed`` claims could not be stored: ``entries`` (those of them
-        worth another try) go back to the lane, and none of them stays claimed."""
+    def give_back(self, entries: list[bytes], epochs: list[str]) -> None:
+        """The oldest claims (``epochs``, one per claim) could not be stored: ``entries``
+        (those worth another try) go back to the lane, and none of them stays claimed."""
         pipe = _client().pipeline(transaction=True)
         if entries:
             pipe.rpush(self.lane, *entries)
-        pipe.ltrim(self.mine, claimed, -1)
+        self._release(epochs, pipe)
         pipe.execute()
+
+    def _release(self, epochs: list[str], client=None) -> None:
+        counts: dict[str, int] = {}
+        for epoch in epochs:
+            counts[epoch] = counts.get(epoch, 0) + 1
+        if counts:
+            self._ack(keys=[self.mine, self.epoch],
+                      args=[item for pair in counts.items() for item in pair], client=client)
 
     def return_own(self) -> int:
         """On start: what this node's earlier processes claimed goes back to the lane."""
-        return sum(self._return(keys=[key, self.lane, ""], args=["always"])
+        return sum(self._return(keys=[key, self.lane, "", _epoch_key(key)], args=["always"])
                    for key in _client().scan_iter(match=claim_key(self.queue, self.node, "*"),
                                                   count=100))
 
@@ -171,6 +212,7 @@ class Claims:
         for key in _client().scan_iter(match=f"{prefix}*", count=100):
             node = key.decode()[len(prefix):].rpartition(":")[0]
             if node != self.node:
-                returned += self._return(keys=[key, self.lane, heartbeat_key(self.queue, node)],
-                                         args=["if-dead"])
+                returned += self._return(
+                    keys=[key, self.lane, heartbeat_key(self.queue, node), _epoch_key(key)],
+                    args=["if-dead"])
         return returned

@@ -33,6 +33,7 @@ INTERNAL_ERROR = {"status": "failed", "error": {"code": "internal_error",
 @dataclass(eq=False)  # jobs are compared by identity
 class Job:
     raw: bytes  # the lane entry, kept to return it to the lane if storing fails
+    epoch: str  # of the claim (inference.lane.Claims)
     payload: dict | None  # None: an unreadable entry, only acknowledged
     images: np.ndarray
     result: Any = None  # set by compute (or before, for a job that must not run)

@@ -82,8 +82,8 @@ class LaneConsumer:
                     continue
                 room = self._wait_for_room()
                 if room:
-                    for raw in self.claims.claim(room, BLOCK_S):
-                        self._submit(self._job(raw))
+                    for raw, epoch in self.claims.claim(room, BLOCK_S):
+                        self._submit(self._job(raw, epoch))
             except redis.RedisError as exc:
                 logger.error("inference lane unavailable: %s", exc)
                 self._stop.wait(1.0)
@@ -94,16 +94,16 @@ class LaneConsumer:
                 self._room.wait(timeout=BLOCK_S)
             return self.capacity - self._in_flight
 
-    def _job(self, raw: bytes) -> Job:
+    def _job(self, raw: bytes, epoch: str) -> Job:
         with self._room:
             self._in_flight += 1
         try:
             entry = lane.decode(raw)
         except lane.MalformedEntry as exc:
             logger.error("%s", exc)
-            return Job(raw=raw, payload=None, images=np.empty((0,), np.uint8),
+            return Job(raw=raw, epoch=epoch, payload=None, images=np.empty((0,), np.uint8),
                        result=_failed("malformed", str(exc)))
-        job = Job(raw=raw, payload=entry.payload, images=entry.images)
+        job = Job(raw=raw, epoch=epoch, payload=entry.payload, images=entry.images)
         if entry.attempt >= lane.MAX_ATTEMPTS:
             job.result = _failed("prediction_failed", f"the request was claimed by "
                                  f"{entry.attempt} workers that died before storing it")

@@ -136,11 +136,11 @@ class InferenceRuntime:
             return
         exchange.send_replies([(job.payload["prediction_id"], job.result) for job in readable
                                if job.payload["mode"] == "sync"])
-        self.consumer.claims.ack(len(jobs))
+        self.consumer.claims.ack([job.epoch for job in jobs])
         self.consumer.done(len(jobs))
 
     def _give_back(self, jobs: list[Job], entries: list[bytes]) -> None:
-        self.consumer.claims.give_back(entries, claimed=len(jobs))
+        self.consumer.claims.give_back(entries, [job.epoch for job in jobs])
         self.consumer.done(len(jobs))
         self.consumer.pause(STORE_FAILURE_PAUSE_S)
 

@@ -45,8 +45,9 @@ def test_claims_are_acknowledged_oldest_first_and_dead_workers_claims_return(red
     for n in range(3):
         lane.enqueue(_payload(n), np.zeros((1, 2, 2, 3), np.uint8), queue=QUEUE)
     dead, alive = lane.Claims(QUEUE, "dead@host"), lane.Claims(QUEUE, "alive@host")
-    assert len(dead.claim(2, block_s=0)) == 2
-    dead.ack(1)  # pred_lane0 stored; pred_lane1 still held
+    claimed = dead.claim(2, block_s=0)
+    assert len(claimed) == 2
+    dead.ack([claimed[0][1]])  # pred_lane0 stored; pred_lane1 still held
     assert _ids(redis_lane, dead.mine) == [("pred_lane1", 0)]
 
     redis_lane.set(heartbeat_key(QUEUE, "dead@host"), "1", ex=10)
@@ -55,6 +56,13 @@ def test_claims_are_acknowledged_oldest_first_and_dead_workers_claims_return(red
     assert alive.return_dead() == 1
     # Back at the head of the lane, one attempt more, and no longer claimed.
     assert _ids(redis_lane, alive.lane) == [("pred_lane1", 1), ("pred_lane2", 0)]
+    assert not redis_lane.exists(dead.mine)
+
+    # It was only frozen: it claims again, then finishes pred_lane1 from before.
+    (_newer, epoch), = dead.claim(1, block_s=0)
+    dead.ack([claimed[1][1]])  # the returned claim: nothing of the newer one goes
+    assert _ids(redis_lane, dead.mine) == [("pred_lane1", 1)]
+    dead.ack([epoch])
     assert not redis_lane.exists(dead.mine)
 
 
@@ -68,9 +76,9 @@ class _Runtime(worker.InferenceRuntime):
 def _claimed_jobs(claims, entries):
     for raw in entries:
         claims.lane and lane._client().rpush(claims.lane, raw)
-    return [Job(raw=raw, payload=lane.decode(raw).payload, images=lane.decode(raw).images,
-                result={"status": "succeeded", "results": []})
-            for raw in claims.claim(len(entries), block_s=0)]
+    return [Job(raw=raw, epoch=epoch, payload=lane.decode(raw).payload,
+                images=lane.decode(raw).images, result={"status": "succeeded", "results": []})
+            for raw, epoch in claims.claim(len(entries), block_s=0)]
 
 
 @pytest.mark.parametrize(("error", "expected"), [
