@@ -38,7 +38,11 @@ class TenantOwnedModel(models.Model):
 
     PUBLIC_ID_PREFIX = ""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: every subclass has a unique constraint leading with
+    # tenant (public_id_constraint) that serves tenant lookups and cascades; a
+    # second index on the column only cost every insert (the usage ledger's most).
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+",
+                               db_index=False)
     public_id = models.CharField(max_length=40, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,26 @@
+"""Tenant-owned tables keep no index of their own on ``tenant``: the unique
+constraint every one of them leads with serves tenant lookups (tenants.scoping)."""
+
+from django.db import migrations
+
+from saas.db.migration_ops import tenant_column_without_own_index
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("billing", "0003_rollup_tenant_without_fk_check"),
+        ("tenants", "0002_tenant_column_without_own_index"),
+    ]
+
+    operations = [
+        tenant_column_without_own_index(
+            "billing",
+            "apikeyquota",
+            "billingaccount",
+            "creditnote",
+            "invoice",
+            "invoiceline",
+            "spendalert",
+            "usageevent",
+        )
+    ]
