@@ -168,3 +168,24 @@ def test_an_entry_that_killed_workers_fails_unbilled_and_unreadable_ones_are_dro
     response = live_a.client.post(f"/v1/models/{live_base_model.public_id}/predict",
                                   _files(png(seed=3)), format="multipart")
     assert response.status_code == 200, response.content
+
+
+def test_an_entry_older_than_its_time_to_live_fails_unbilled(live_a, live_base_model):
+    import json
+
+    from django.conf import settings
+
+    from inference import lane
+    from inference.exchange import wait_reply
+
+    payload, images = _lane_payload(live_a, live_base_model, "pred_expired0000000000000000",
+                                    "sync", 1)
+    first, header, pixels = lane.encode(payload, images).split(b"\n", 2)
+    stale = {**json.loads(header), "enqueued_at": time.time() - settings.INFERENCE_INPUT_TTL_S - 1}
+    lane._client().rpush(lane.lane_key("inference"),
+                         b"\n".join([first, json.dumps(stale).encode(), pixels]))
+    reply = wait_reply(payload["prediction_id"], 30)
+    assert reply["status"] == "failed" and reply["error"]["code"] == "input_expired"
+    with live_a.context():
+        assert Prediction.objects.get(public_id=payload["prediction_id"]).status == "failed"
+        assert not UsageEvent.objects.exists()
