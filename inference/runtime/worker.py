@@ -50,8 +50,8 @@ class InferenceRuntime:
         # switch interval it waits that long per claim.
         sys.setswitchinterval(settings.INFERENCE_GIL_SWITCH_INTERVAL_S)
         self.engine = ServingEngine(memory_budget=settings.INFERENCE_CACHE_BYTES)
-        # The engine is not thread-safe: loads (warm-up, task threads) and the
-        # compute thread's forward passes take turns.
+        # The engine is not thread-safe: warm-up loads and the compute thread's
+        # loads and forward passes take turns.
         self._engine_lock = threading.RLock()
         self.batcher = Batcher(self._compute, self._finish,
                                max_images=settings.INFERENCE_MAX_BATCH_IMAGES,
