@@ -1,4 +1,5 @@
-"""`make run`'s command: the whole stack comes up healthy and stops cleanly."""
+"""`make run`'s command: the whole stack comes up healthy, serves a prediction
+end to end (web, inference lane, worker, metering) and stops cleanly."""
 
 import json
 import os
@@ -9,6 +10,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.images import png
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +30,27 @@ def _health(port: int) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
-def test_runstack_serves_healthz_200_then_stops_cleanly():
+def _predict(port: int, env: dict) -> dict:
+    created = subprocess.run(
+        [sys.executable, "manage.py", "create_tenant", "--name", "Stack", "--owner-email",
+         f"stack{port}@example.com", "--api-key"], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True)
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        model = json.load(response)["data"][0]["id"]
+    boundary = "stacktest"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png() + \
+        f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/models/{model}/predict", data=body, method="POST",
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def test_runstack_serves_healthz_and_a_prediction_then_stops_cleanly():
     port = _free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "saas.settings.local",
            # its own database and Redis databases, so it shares nothing with the tests
@@ -48,6 +71,8 @@ def test_runstack_serves_healthz_200_then_stops_cleanly():
         assert body["database"] == body["redis"] == "ok"
         assert all(queue["workers"] >= 1 for queue in body["queues"].values())
         assert set(body["queues"]) == {"inference", "training", "default"}
+        prediction = _predict(port, env)
+        assert prediction["status"] == "succeeded" and len(prediction["results"]) == 1
     finally:
         os.killpg(stack.pid, signal.SIGINT)
         output, _ = stack.communicate(timeout=60)
