@@ -224,14 +224,30 @@ class InvoiceLine(TenantOwnedModel):
 
 
 class CreditNote(TenantOwnedModel):
-    """Money given back on an issued invoice, with the reason finance gave."""
+    """Money given back on an issued invoice, with the reason finance gave.
+
+    On a Stripe invoice the money goes back as a Stripe refund of the invoice's
+    payment (billing.refunds): ``refund_status`` is ``pending`` from the credit
+    until the ``billing.refund_credit_note`` task has made it, then
+    ``refunded`` with ``provider_refund_id`` set.  With the local provider
+    there is no refund to make (``none``): finance pays it back by hand.
+    """
 
     PUBLIC_ID_PREFIX = "cn"
+
+    class RefundStatus(models.TextChoices):
+        NONE = "none"
+        PENDING = "pending"
+        REFUNDED = "refunded"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     amount_minor = models.BigIntegerField()
     reason = models.CharField(max_length=500)
     created_by = models.CharField(max_length=80)
+    refund_status = models.CharField(
+        max_length=10, choices=RefundStatus.choices, default=RefundStatus.NONE
+    )
+    provider_refund_id = models.CharField(max_length=60, blank=True)  # "re_…" once refunded
 
     class Meta:
         constraints = [

@@ -160,7 +160,13 @@ def invoice_payment_failed(
 def credit_note_create(
     tenant: Tenant, *, actor, invoice: Invoice, amount_minor: int, reason: str
 ) -> CreditNote:
-    """Give back part or all of an issued invoice; credits never exceed its total."""
+    """Give back part or all of an issued invoice; credits never exceed its total.
+
+    On an invoice issued through Stripe the money goes back as a Stripe refund
+    (``billing.refund_credit_note``, after commit), so the invoice must be paid
+    in Stripe; an open one is refused (``credit_note_requires_payment``): Stripe
+    has no credit to mirror it here and would still collect the full amount.
+    """
     if not reason.strip():
         raise InvalidRequest("A credit note needs a reason.", param="reason")
     if amount_minor <= 0:
@@ -168,6 +174,9 @@ def credit_note_create(
     invoice = _locked(invoice)
     if invoice.status == Status.VOID:
         raise Conflict(f"Invoice {invoice.public_id} is void.", code="invoice_void")
+    refunded_by_stripe = invoice.provider == "stripe"
+    if refunded_by_stripe:
+        _ensure_refundable_in_stripe(invoice)
     if invoice.credited_minor + amount_minor > invoice.total_minor:
         room = invoice.total_minor - invoice.credited_minor
         raise InvalidRequest(
@@ -181,6 +190,9 @@ def credit_note_create(
         amount_minor=amount_minor,
         reason=reason.strip(),
         created_by=actor_label(actor),
+        refund_status=(
+            CreditNote.RefundStatus.PENDING if refunded_by_stripe else CreditNote.RefundStatus.NONE
+        ),
     )
     Invoice.objects.filter(pk=invoice.pk).update(credited_minor=F("credited_minor") + amount_minor)
     audit(
@@ -191,6 +203,51 @@ def credit_note_create(
         invoice=invoice.public_id,
         amount_minor=amount_minor,
         reason=note.reason,
+        refund_status=note.refund_status,
+    )
+    if refunded_by_stripe:
+        transaction.on_commit(lambda: _schedule_refund(note))
+    return note
+
+
+def _ensure_refundable_in_stripe(invoice: Invoice) -> None:
+    if invoice.status == Status.OPEN:
+        raise Conflict(
+            f"Invoice {invoice.public_id} is not paid yet: credit a Stripe invoice once it "
+            "is paid (it is refunded), or void it.",
+            code="credit_note_requires_payment",
+        )
+    if not invoice.provider_invoice_id:
+        raise Conflict(
+            f"Invoice {invoice.public_id} has no Stripe payment to refund yet (its Stripe "
+            "sync has not finished); credit it once it has.",
+            code="credit_note_requires_payment",
+        )
+
+
+def _schedule_refund(note: CreditNote) -> None:
+    from billing.tasks import refund_credit_note  # billing.tasks imports this module
+
+    refund_credit_note.delay(note.tenant_id, note.pk)
+
+
+@transaction.atomic
+def credit_note_refunded(
+    tenant: Tenant, *, actor, note: CreditNote, refund_id: str, amount_minor: int
+) -> CreditNote:
+    """Record the provider's refund of ``note``; recording it again changes nothing."""
+    note = CreditNote.objects.select_for_update().get(tenant_id=tenant.pk, pk=note.pk)
+    if note.provider_refund_id:
+        return note
+    note.provider_refund_id, note.refund_status = refund_id, CreditNote.RefundStatus.REFUNDED
+    note.save(update_fields=["provider_refund_id", "refund_status"])
+    audit(
+        tenant,
+        actor=actor,
+        action="credit_note.refunded",
+        target=note.public_id,
+        refund=refund_id,
+        amount_minor=amount_minor,
     )
     return note
 

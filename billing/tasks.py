@@ -14,10 +14,10 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from billing import alerts, services, stripe_sync, webhooks
+from billing import alerts, refunds, services, stripe_sync, webhooks
 from billing.closing import CreatedInvoice
 from billing.closing import close_period as close_period_service
-from billing.models import Invoice, StripeEvent
+from billing.models import CreditNote, Invoice, StripeEvent
 from billing.periods import parse_period, period_containing
 from billing.reconcile import reconcile_stripe as reconcile_service
 from billing.rollup import rollup_usage as rollup_service
@@ -91,6 +91,20 @@ def sync_invoice(tenant_id: int, invoice_id: int) -> str:
     with _tenant(tenant_id) as tenant:
         invoice = Invoice.objects.get(pk=invoice_id)
         return stripe_sync.invoice_sync(tenant, invoice).status
+
+
+@shared_task(
+    name="billing.refund_credit_note",
+    autoretry_for=(Exception,),
+    retry_backoff=60,
+    max_retries=8,
+    **_LIMITS,
+)
+def refund_credit_note(tenant_id: int, credit_note_id: int) -> str:
+    """Scheduled on commit by billing.services.credit_note_create for a Stripe invoice."""
+    with _tenant(tenant_id) as tenant:
+        note = CreditNote.objects.select_related("invoice").get(pk=credit_note_id)
+        return refunds.credit_note_refund(tenant, note).provider_refund_id
 
 
 @shared_task(

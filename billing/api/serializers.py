@@ -87,6 +87,13 @@ class InvoiceLineOutput(serializers.Serializer):
     adjustment = serializers.BooleanField()
 
 
+class CreditNoteRefundOutput(serializers.Serializer):
+    id = serializers.CharField(allow_null=True, help_text="The Stripe refund (re_...) once made.")
+    status = serializers.ChoiceField(
+        [CreditNote.RefundStatus.PENDING.value, CreditNote.RefundStatus.REFUNDED.value]
+    )
+
+
 class CreditNoteOutput(serializers.Serializer):
     id = serializers.CharField()
     object = serializers.CharField()
@@ -94,6 +101,10 @@ class CreditNoteOutput(serializers.Serializer):
     amount = serializers.IntegerField()
     currency = serializers.CharField()
     reason = serializers.CharField()
+    refund = CreditNoteRefundOutput(
+        allow_null=True,
+        help_text="Stripe's refund of a credit on a Stripe invoice; null with the local provider.",
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -214,8 +225,15 @@ def credit_note_data(note: CreditNote, invoice: Invoice) -> dict:
         "amount": note.amount_minor,
         "currency": invoice.currency,
         "reason": note.reason,
+        "refund": _refund_data(note),
         "created_at": _time(note.created_at),
     }
+
+
+def _refund_data(note: CreditNote) -> dict | None:
+    if note.refund_status == CreditNote.RefundStatus.NONE:
+        return None
+    return {"id": note.provider_refund_id or None, "status": note.refund_status}
 
 
 def invoice_data(invoice: Invoice) -> dict:

@@ -106,6 +106,35 @@ class RemoteInvoice:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RefundRequest:
+    """Give back ``amount_minor`` of a paid remote invoice for one credit note.
+
+    ``credit_note_public_id`` is the stable key: one credit note, one refund.
+    """
+
+    credit_note_public_id: str
+    invoice_public_id: str
+    provider_invoice_id: str
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if self.amount_minor <= 0:
+            raise ValueError(f"credit note {self.credit_note_public_id}: refund must be positive")
+
+
+@dataclass(frozen=True)
+class RemoteRefund:
+    """A refund as the provider holds it; ``status`` in Stripe's words (``succeeded``, ...)."""
+
+    id: str
+    amount_minor: int
+    status: str
+    currency: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
 @runtime_checkable
 class BillingProvider(Protocol):
     """What the billing services need from a provider; every method is idempotent."""
@@ -139,4 +168,15 @@ class BillingProvider(Protocol):
 
     def list_invoices(self, customer_id: str) -> list[RemoteInvoice]:
         """Every remote invoice of a customer, newest first."""
+        ...
+
+    def refund_invoice(self, request: RefundRequest) -> RemoteRefund:
+        """Refund part of a paid invoice's payment, once per credit note.
+
+        Raises ``ProviderError`` if the invoice is not paid remotely.
+        """
+        ...
+
+    def get_refund(self, refund_id: str) -> RemoteRefund | None:
+        """One remote refund, for reconciliation; ``None`` if the provider has none by that id."""
         ...

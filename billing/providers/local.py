@@ -14,7 +14,9 @@ from billing.providers.base import (
     IssuedInvoice,
     PaymentFailedError,
     ProviderError,
+    RefundRequest,
     RemoteInvoice,
+    RemoteRefund,
     SetupIntentResult,
 )
 
@@ -62,6 +64,15 @@ class LocalBillingProvider:
                 Invoice.objects.filter(tenant__public_id=customer_id).order_by("-period_start")
             )
         return [_remote(invoice) for invoice in invoices]
+
+    def refund_invoice(self, request: RefundRequest) -> RemoteRefund:
+        raise ProviderError(
+            "The local provider moves no money; finance refunds a credit note by hand.",
+            code="unsupported",
+        )
+
+    def get_refund(self, refund_id: str) -> RemoteRefund | None:
+        raise ProviderError("The local provider keeps no refunds.", code="unsupported")
 
 
 def _remote(invoice) -> RemoteInvoice:

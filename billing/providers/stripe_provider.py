@@ -4,8 +4,10 @@ Stripe never prices anything here: the local ledger rates every invoice and
 Stripe receives one invoice item per rated line, then the invoice, then
 collects it. Only calls that both real Stripe and ``localstripe`` (the test
 double, see PITFALLS.md) accept are used: customers, payment methods, setup
-intents, legacy plans, subscriptions, invoice items, invoices with pay. No
-prices, meters, Checkout or finalize (paying a draft invoice finalizes it).
+intents, legacy plans, subscriptions, invoice items, invoices with pay, and
+refunds of an invoice's payment intent. No prices, meters, Checkout, finalize
+(paying a draft invoice finalizes it) or credit notes (a credit on a paid
+invoice becomes a refund instead).
 
 Why a subscription: an invoice can only be created for a customer with one
 (localstripe requires it; real Stripe then pulls the subscription's pending
@@ -17,11 +19,13 @@ Idempotency, in two layers because a Celery task may run twice and
 localstripe ignores ``Idempotency-Key`` headers:
 
 * Every create carries an idempotency key derived from our own ids
-  (``ii-<line id>``, ``in-<invoice public id>``, ``cus-<tenant id>``), so real
+  (``ii-<line id>``, ``in-<invoice public id>``, ``cus-<tenant id>``,
+  ``re-<credit note id>``), so real
   Stripe replays the first answer within its 24-hour window.
 * Before creating, the provider looks for what a previous attempt left:
   customers by email and tenant metadata, pending invoice items by line id,
-  invoices by ``metadata["modelhouse_invoice"]``.
+  invoices by ``metadata["modelhouse_invoice"]``, refunds of the invoice's
+  payment by ``metadata["modelhouse_credit_note"]``.
 
 Invoices for one customer must be issued one at a time (the billing-period
 task handles a tenant at a time): pending invoice items are per customer, and
@@ -43,7 +47,9 @@ from billing.providers.base import (
     IssuedInvoice,
     PaymentFailedError,
     ProviderError,
+    RefundRequest,
     RemoteInvoice,
+    RemoteRefund,
     SetupIntentResult,
 )
 
@@ -51,6 +57,7 @@ TENANT_KEY = "modelhouse_tenant"
 PLAN_KEY = "modelhouse_plan"
 INVOICE_KEY = "modelhouse_invoice"
 LINE_KEY = "modelhouse_line"
+CREDIT_NOTE_KEY = "modelhouse_credit_note"
 
 _PAGE = 100
 _COLLECTIBLE = ("draft", "open")
@@ -356,6 +363,96 @@ class StripeBillingProvider:
         with _stripe_errors(f"list invoices of {customer_id}"):
             invoices = self._client.v1.invoices.list({"customer": customer_id, "limit": _PAGE})
             return [_remote(invoice) for invoice in invoices.auto_paging_iter()]
+
+    # --- refunds ---------------------------------------------------------------
+
+    def refund_invoice(self, request: RefundRequest) -> RemoteRefund:
+        """Refund part of a paid invoice's payment, once per credit note.
+
+        A refund an earlier attempt made is found on the payment by its credit
+        note metadata and returned instead of a second one.  Raises
+        ``ProviderError`` if the invoice is not paid in Stripe, has no payment,
+        or already carries this credit note's refund with another amount.
+        """
+        intent_id = self._paid_intent(request.provider_invoice_id)
+        refund = self._find_refund(intent_id, request.credit_note_public_id)
+        if refund is None:
+            with _stripe_errors(f"refund credit note {request.credit_note_public_id}"):
+                refund = self._client.v1.refunds.create(
+                    {
+                        "payment_intent": intent_id,
+                        "amount": request.amount_minor,
+                        "metadata": {
+                            CREDIT_NOTE_KEY: request.credit_note_public_id,
+                            INVOICE_KEY: request.invoice_public_id,
+                        },
+                    },
+                    {"idempotency_key": f"re-{request.credit_note_public_id}"},
+                )
+        if refund.amount != request.amount_minor:
+            raise ProviderError(
+                f"Stripe refund {refund.id} of credit note {request.credit_note_public_id} "
+                f"is {refund.amount}, the credit note {request.amount_minor}"
+            )
+        return _remote_refund(refund)
+
+    def _paid_intent(self, provider_invoice_id: str) -> str:
+        with _stripe_errors(f"retrieve invoice {provider_invoice_id}"):
+            invoice = self._client.v1.invoices.retrieve(provider_invoice_id)
+        if invoice.status != "paid":
+            raise ProviderError(
+                f"invoice {provider_invoice_id} is {invoice.status} in Stripe; "
+                "only a paid invoice can be refunded"
+            )
+        intent_id = getattr(invoice, "payment_intent", None) or self._intent_of_payments(
+            provider_invoice_id
+        )
+        if not intent_id:
+            raise ProviderError(f"invoice {provider_invoice_id} has no payment to refund")
+        return intent_id
+
+    def _intent_of_payments(self, provider_invoice_id: str) -> str | None:
+        # Stripe API versions since 2025-03-31 moved ``payment_intent`` off the
+        # invoice onto its invoice payments; localstripe still sets it on the
+        # invoice and has no invoice payments, so this runs against real Stripe only.
+        with _stripe_errors(f"list payments of invoice {provider_invoice_id}"):
+            payments = self._client.v1.invoice_payments.list(
+                {"invoice": provider_invoice_id, "limit": _PAGE}
+            )
+            for payment in payments.auto_paging_iter():
+                intent_id = getattr(getattr(payment, "payment", None), "payment_intent", None)
+                if getattr(payment, "status", None) == "paid" and intent_id:
+                    return intent_id
+        return None
+
+    def _find_refund(self, intent_id: str, credit_note_public_id: str) -> Any | None:
+        with _stripe_errors(f"list refunds of {intent_id}"):
+            refunds = self._client.v1.refunds.list({"payment_intent": intent_id, "limit": _PAGE})
+            for refund in refunds.auto_paging_iter():
+                if _metadata(refund).get(CREDIT_NOTE_KEY) == credit_note_public_id:
+                    return refund
+        return None
+
+    def get_refund(self, refund_id: str) -> RemoteRefund | None:
+        try:
+            refund = self._client.v1.refunds.retrieve(refund_id)
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                return None
+            raise _provider_error(f"retrieve refund {refund_id}", error) from error
+        except stripe.StripeError as error:
+            raise _provider_error(f"retrieve refund {refund_id}", error) from error
+        return _remote_refund(refund)
+
+
+def _remote_refund(refund: Any) -> RemoteRefund:
+    return RemoteRefund(
+        id=refund.id,
+        amount_minor=refund.amount,
+        status=refund.status,
+        currency=refund.currency,
+        metadata=_metadata(refund),
+    )
 
 
 def _remote(invoice: Any) -> RemoteInvoice:

@@ -18,8 +18,15 @@ from billing.providers.base import (
     InvoiceDraft,
     PaymentFailedError,
     ProviderError,
+    RefundRequest,
 )
-from billing.providers.stripe_provider import INVOICE_KEY, PLAN_KEY, StripeBillingProvider
+from billing.providers.local import LocalBillingProvider
+from billing.providers.stripe_provider import (
+    CREDIT_NOTE_KEY,
+    INVOICE_KEY,
+    PLAN_KEY,
+    StripeBillingProvider,
+)
 from billing.providers.stripe_webhook import WebhookSignatureError, verify_webhook
 from tests.billing.localstripe_server import TEST_API_KEY, running_localstripe
 
@@ -95,6 +102,7 @@ def remote_line_amounts(raw: stripe.StripeClient, invoice_id: str) -> list[int]:
 
 def test_the_provider_satisfies_the_contract(provider):
     assert isinstance(provider, BillingProvider)
+    assert isinstance(LocalBillingProvider(), BillingProvider)
 
 
 def test_a_customer_is_created_once_per_tenant(provider, raw):
@@ -271,6 +279,35 @@ def test_paying_without_a_payment_method_fails_before_calling_stripe_pay(provide
         provider.pay_invoice(issued.provider_invoice_id)
     assert failure.value.code == "no_payment_method"
     assert provider.get_invoice(issued.provider_invoice_id).status == "draft"
+
+
+def test_a_refund_is_made_once_per_credit_note_and_only_on_a_paid_invoice(provider, raw):
+    customer_id = new_customer(provider)
+    add_card(provider, raw, customer_id, DECLINED_ON_CHARGE_CARD)
+    issued = provider.issue_invoice(three_line_draft(customer_id))
+    request = RefundRequest(unique("cn"), "inv_x", issued.provider_invoice_id, 201, "usd")
+    with pytest.raises(PaymentFailedError):
+        provider.pay_invoice(issued.provider_invoice_id)
+    with pytest.raises(ProviderError, match="is open in Stripe; only a paid invoice"):
+        provider.refund_invoice(request)
+
+    add_card(provider, raw, customer_id, GOOD_CARD)
+    provider.pay_invoice(issued.provider_invoice_id)
+    first = provider.refund_invoice(request)
+    assert provider.refund_invoice(request) == first  # a retry finds it by its metadata
+    other = provider.refund_invoice(
+        RefundRequest(unique("cn"), "inv_x", request.provider_invoice_id, 50, "usd")
+    )
+
+    intent = raw.v1.invoices.retrieve(issued.provider_invoice_id).payment_intent
+    refunds = raw.v1.refunds.list({"payment_intent": intent}).data
+    assert sorted((r.id, r.amount) for r in refunds) == sorted([(first.id, 201), (other.id, 50)])
+    assert (first.status, first.metadata[CREDIT_NOTE_KEY]) == (
+        "succeeded",
+        request.credit_note_public_id,
+    )
+    assert provider.get_refund(first.id) == first
+    assert provider.get_refund("re_missing") is None
 
 
 def test_stripe_errors_are_wrapped_in_provider_error(provider):

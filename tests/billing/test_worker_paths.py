@@ -1,7 +1,8 @@
 """The after-commit ``.delay()`` paths of billing through the real broker and a real
 ``default`` worker (tests/workers.py): webhook inbox → processing task, rollup → alert
-checks, period close → Stripe sync (against localstripe).  Each test waits for the
-effect in the database, so it passes only if the message really travelled."""
+checks, period close → Stripe sync, credit note → Stripe refund (against localstripe).
+Each test waits for the effect in the database, so it passes only if the message really
+travelled."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from billing import stripe_sync, tasks
 from billing.closing import close_period
-from billing.models import BillingAccount, Invoice, SpendAlert, StripeEvent
+from billing.models import BillingAccount, CreditNote, Invoice, SpendAlert, StripeEvent
 from billing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
@@ -111,6 +112,33 @@ def test_a_close_with_the_stripe_provider_ends_with_the_invoice_paid_in_stripe(
     assert remote["metadata"]["modelhouse_invoice"] == public_id
     assert (remote["total"], remote["status"]) == (invoice.total_minor, "paid")
     assert invoice.total_minor == 617 + 48  # 12,345 images at 0.05, 600 s at 0.08
+
+
+def test_a_credit_on_a_paid_stripe_invoice_is_refunded_by_the_worker(live_a, stripe_billing):
+    add_card_through_the_worker(live_a, stripe_billing)
+    record(live_a, IMAGES_BASE, 12_345, LAST_MONTH.start + timedelta(hours=2))
+    (public_id,) = close_period(LAST_MONTH, tenant=live_a.tenant).created
+
+    def paid():
+        with live_a.context():
+            return Invoice.objects.filter(public_id=public_id, status="paid").first()
+
+    invoice = eventually(paid, f"sync and collect {public_id}")
+    response = live_a.client.post(  # commits, then enqueues billing.refund_credit_note
+        f"/v1/invoices/{public_id}/credit-notes", {"amount": 17, "reason": "outage"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+
+    def refunded():
+        with live_a.context():
+            return CreditNote.objects.filter(
+                public_id=response.json()["id"], refund_status="refunded"
+            ).first()
+
+    note = eventually(refunded, "refund the credit note")
+    remote = stripe_billing.v1.refunds.retrieve(note.provider_refund_id)
+    intent = stripe_billing.v1.invoices.retrieve(invoice.provider_invoice_id).payment_intent
+    assert (remote.amount, remote.payment_intent) == (17, intent)
 
 
 def test_a_rollup_through_the_broker_checks_the_spend_alerts_of_who_used_something(

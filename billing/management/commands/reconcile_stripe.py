@@ -6,8 +6,9 @@ from billing.reconcile import reconcile_stripe
 
 class Command(BaseCommand):
     help = (
-        "Compare local invoices with Stripe's and print every difference "
-        "(missing, amount, currency, status). Exits 1 when there is one."
+        "Compare local invoices and credit notes with Stripe's invoices and refunds and "
+        "print every difference (missing, amount, currency, status, refund_*). "
+        "Exits 1 when there is one."
     )
 
     def handle(self, *args, **options):
