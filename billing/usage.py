@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing import enforcement
 from billing.models import UsageEvent
-from tenants.ids import new_public_id
+from tenants.ids import new_public_ids
 from tenants.models import Tenant
 
 LEDGER_COLUMNS = (
@@ -46,10 +46,11 @@ def ledger_insert(tenant: Tenant, drafts: list[UsageDraft]) -> tuple[str, list]:
     """
     now = timezone.now()
     params: list = []
-    for d in drafts:
+    public_ids = new_public_ids(UsageEvent.PUBLIC_ID_PREFIX, len(drafts))
+    for d, public_id in zip(drafts, public_ids, strict=True):
         params += [
             tenant.pk,
-            new_public_id(UsageEvent.PUBLIC_ID_PREFIX),
+            public_id,
             now,
             d.meter,
             d.quantity,
