@@ -18,7 +18,7 @@ Every figure is measured once per round, rounds interleaved, and the median
 round is printed: this VM's throughput drifts by ±25% over a minute, and
 interleaving exposes references and measurements to the same drift.
 
-Run: `.venv/bin/python bench/inference.py [--seconds 4] [--rounds 3] [--models 1000]`.
+Run: `.venv/bin/python bench/inference.py [--seconds 4] [--rounds 5] [--models 1000]`.
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ class Load:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=4.0, help="per figure and round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--tenants", type=int, default=100)
     args = parser.parse_args()
