@@ -136,6 +136,26 @@ def effective_spend_cap(tenant: Tenant) -> int | None:
     return own if own is not None else get_plan(tenant.plan).monthly_spend_cap_minor
 
 
+@dataclass(frozen=True)
+class RunningPeriod:
+    period: Period
+    usage: list  # (meter, model_ref, quantity) so far
+    amount_so_far: int  # what the invoice would total if the period closed now
+    projected_amount: int  # ... and at the period's end, at the pace so far
+
+
+def running_period(tenant: Tenant, plan: Plan, *, now: datetime) -> RunningPeriod:
+    """The running period's usage and money, as ``/v1/usage`` and ``/v1/billing`` show it."""
+    period = period_containing(now)
+    usage = period_usage(tenant, period)
+    projected = projected_invoice(
+        plan, usage, period_start=period.start, period_end=period.end, now=now
+    )
+    return RunningPeriod(
+        period, usage, rate_invoice(plan, usage).total_minor, projected.total_minor
+    )
+
+
 # --- spend settings -------------------------------------------------------------
 
 
@@ -182,21 +202,17 @@ def billing_overview(tenant: Tenant, *, now: datetime) -> BillingOverview:
     plan = get_plan(tenant.plan)
     account = BillingAccount.objects.filter(tenant=tenant).first()
     own_cap = account.spend_cap_minor if account else None
-    period = period_containing(now)
-    so_far = period_usage(tenant, period)
-    projected = projected_invoice(
-        plan, so_far, period_start=period.start, period_end=period.end, now=now
-    )
+    running = running_period(tenant, plan, now=now)
     return BillingOverview(
         plan=plan,
         status=tenant.status,
         past_due_since=account.past_due_since if account else None,
-        period=period,
+        period=running.period,
         spend_cap=own_cap if own_cap is not None else plan.monthly_spend_cap_minor,
         spend_cap_source="plan" if own_cap is None else "account",
-        usage_charges=usage_cost_minor(plan, so_far),
-        amount_so_far=rate_invoice(plan, so_far).total_minor,
-        projected_amount=projected.total_minor,
+        usage_charges=usage_cost_minor(plan, running.usage),
+        amount_so_far=running.amount_so_far,
+        projected_amount=running.projected_amount,
         quotas=key_quota_uses(tenant, now=now),
     )
 
@@ -239,11 +255,7 @@ def usage_report(
                 amounts[(line.model_ref, line.meter)] = line.amount_minor
     else:
         amounts = _shared_amounts(plan, rows, in_order=group_by == "day")
-    period = period_containing(now)
-    so_far = period_usage(tenant, period)
-    projected = projected_invoice(
-        plan, so_far, period_start=period.start, period_end=period.end, now=now
-    )
+    running = running_period(tenant, plan, now=now)
     return UsageReport(
         start=start,
         end=end,
@@ -259,11 +271,11 @@ def usage_report(
             for row in rows
         ],
         current_period={
-            "start": period.start,
-            "end": period.end,
+            "start": running.period.start,
+            "end": running.period.end,
             "plan": plan.code,
-            "amount_so_far": rate_invoice(plan, so_far).total_minor,
-            "projected_amount": projected.total_minor,
+            "amount_so_far": running.amount_so_far,
+            "projected_amount": running.projected_amount,
             "spend_cap": effective_spend_cap(tenant),
         },
     )

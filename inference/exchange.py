@@ -10,22 +10,10 @@ Keys are the prediction's random public id, which only its caller knows.
 from __future__ import annotations
 
 import json
-from functools import cache
 
-import redis
-from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from inference.lane import redis_client
 
 REPLY_TTL_S = 120
-
-
-@cache
-def _client() -> redis.Redis:
-    # Fail fast when Redis is down (the web answers 503) instead of redis-py's
-    # default seconds of retries with backoff.
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=2,
-                                retry=Retry(NoBackoff(), 1))
 
 
 def _reply_key(prediction_id: str) -> str:
@@ -36,7 +24,7 @@ def send_replies(replies: list[tuple[str, dict]]) -> None:
     """``replies``: (prediction id, reply) pairs."""
     if not replies:
         return
-    pipe = _client().pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     for prediction_id, reply in replies:
         pipe.rpush(_reply_key(prediction_id), json.dumps(reply))
         pipe.expire(_reply_key(prediction_id), REPLY_TTL_S)
@@ -45,5 +33,5 @@ def send_replies(replies: list[tuple[str, dict]]) -> None:
 
 def wait_reply(prediction_id: str, timeout_s: float) -> dict | None:
     """The worker's reply, or None after ``timeout_s``."""
-    item = _client().blpop([_reply_key(prediction_id)], timeout=timeout_s)
+    item = redis_client().blpop([_reply_key(prediction_id)], timeout=timeout_s)
     return None if item is None else json.loads(item[1])

@@ -95,7 +95,8 @@ class Entry:
 
 
 @cache
-def _client() -> redis.Redis:
+def redis_client() -> redis.Redis:
+    """The lane's and the replies' Redis (inference.exchange)."""
     # Fail fast when Redis is down (the web answers 503) instead of redis-py's
     # default seconds of retries with backoff.
     return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=2,
@@ -143,7 +144,7 @@ def with_attempt(raw: bytes, attempt: int) -> bytes:
 
 
 def enqueue(payload: dict, images: np.ndarray, queue: str = "inference") -> None:
-    _client().rpush(lane_key(queue), encode(payload, images))
+    redis_client().rpush(lane_key(queue), encode(payload, images))
 
 
 class Claims:
@@ -160,7 +161,7 @@ class Claims:
         self.queue, self.node = queue, node
         self.lane, self.mine = lane_key(queue), claim_key(queue, node, os.getpid())
         self.epoch = _epoch_key(self.mine)
-        client = _client()
+        client = redis_client()
         self._claim = client.register_script(_CLAIM)
         self._return = client.register_script(_RETURN)
         self._ack = client.register_script(_ACK)
@@ -171,8 +172,8 @@ class Claims:
         epoch, *entries = self._claim(keys=keys, args=[limit])
         if entries or block_s <= 0:
             return [(entry, epoch.decode()) for entry in entries]
-        before = _client().get(self.epoch) or b"0"
-        first = _client().blmove(self.lane, self.mine, block_s, "LEFT", "RIGHT")
+        before = redis_client().get(self.epoch) or b"0"
+        first = redis_client().blmove(self.lane, self.mine, block_s, "LEFT", "RIGHT")
         if first is None:
             return []
         epoch, *entries = self._claim(keys=keys, args=[limit - 1])
@@ -185,7 +186,7 @@ class Claims:
     def give_back(self, entries: list[bytes], epochs: list[str]) -> None:
         """The oldest claims (``epochs``, one per claim) could not be stored: ``entries``
         (those worth another try) go back to the lane, and none of them stays claimed."""
-        pipe = _client().pipeline(transaction=True)
+        pipe = redis_client().pipeline(transaction=True)
         if entries:
             pipe.rpush(self.lane, *entries)
         self._release(epochs, pipe)
@@ -202,14 +203,14 @@ class Claims:
     def return_own(self) -> int:
         """On start: what this node's earlier processes claimed goes back to the lane."""
         return sum(self._return(keys=[key, self.lane, "", _epoch_key(key)], args=["always"])
-                   for key in _client().scan_iter(match=claim_key(self.queue, self.node, "*"),
+                   for key in redis_client().scan_iter(match=claim_key(self.queue, self.node, "*"),
                                                   count=100))
 
     def return_dead(self) -> int:
         """Claims of workers on this queue whose heartbeat has expired go back."""
         returned = 0
         prefix = claim_key(self.queue, "", "")[:-1]  # ends "claimed:"
-        for key in _client().scan_iter(match=f"{prefix}*", count=100):
+        for key in redis_client().scan_iter(match=f"{prefix}*", count=100):
             node = key.decode()[len(prefix):].rpartition(":")[0]
             if node != self.node:
                 returned += self._return(

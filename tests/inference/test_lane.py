@@ -16,7 +16,7 @@ QUEUE = "inference-lane-test"
 
 @pytest.fixture
 def redis_lane():
-    client = lane._client()
+    client = lane.redis_client()
     keys = lambda: client.keys(f"mh:lane:{QUEUE}*")  # noqa: E731
     client.delete(*keys() or ["-"])
     yield client
@@ -75,7 +75,7 @@ class _Runtime(worker.InferenceRuntime):
 
 def _claimed_jobs(claims, entries):
     for raw in entries:
-        claims.lane and lane._client().rpush(claims.lane, raw)
+        lane.redis_client().rpush(claims.lane, raw)
     return [Job(raw=raw, epoch=epoch, payload=lane.decode(raw).payload,
                 images=lane.decode(raw).images, result={"status": "succeeded", "results": []})
             for raw, epoch in claims.claim(len(entries), block_s=0)]

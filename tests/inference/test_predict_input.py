@@ -28,7 +28,7 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 
 def _queued_messages() -> int:
-    return lane._client().llen(lane.lane_key("inference"))
+    return lane.redis_client().llen(lane.lane_key("inference"))
 
 
 def _upload(*blobs, name="image.png"):
@@ -126,7 +126,7 @@ def lane_down(monkeypatch):
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     down = redis.Redis(port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
-    monkeypatch.setattr(lane, "_client", lambda: down)
+    monkeypatch.setattr(lane, "redis_client", lambda: down)
 
 
 @pytest.mark.parametrize("path", ["/v1/models/{model}/predict", "/v1/predictions"])
@@ -147,4 +147,4 @@ def test_an_unreachable_queue_is_503_and_leaves_nothing(tenant_a, base_model, la
                                      format="multipart", HTTP_IDEMPOTENCY_KEY="retry-me")
         assert again.status_code == 202, again.content
         assert "Idempotent-Replayed" not in again and _queued_messages() == before + 1
-        lane._client().delete(lane.lane_key("inference"))  # no worker here to take it
+        lane.redis_client().delete(lane.lane_key("inference"))  # no worker here to take it

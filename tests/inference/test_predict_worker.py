@@ -154,10 +154,10 @@ def test_an_entry_that_killed_workers_fails_unbilled_and_unreadable_ones_are_dro
     from inference import lane
     from inference.exchange import wait_reply
 
-    lane._client().rpush(lane.lane_key("inference"), b"not a lane entry")
+    lane.redis_client().rpush(lane.lane_key("inference"), b"not a lane entry")
     payload, images = _lane_payload(live_a, live_base_model, "pred_poison00000000000000000",
                                     "sync", 1)
-    lane._client().rpush(lane.lane_key("inference"),
+    lane.redis_client().rpush(lane.lane_key("inference"),
                          lane.encode(payload, images, attempt=lane.MAX_ATTEMPTS))
     reply = wait_reply(payload["prediction_id"], 30)
     assert reply["status"] == "failed" and reply["error"]["code"] == "prediction_failed"
@@ -182,7 +182,7 @@ def test_an_entry_older_than_its_time_to_live_fails_unbilled(live_a, live_base_m
                                     "sync", 1)
     first, header, pixels = lane.encode(payload, images).split(b"\n", 2)
     stale = {**json.loads(header), "enqueued_at": time.time() - settings.INFERENCE_INPUT_TTL_S - 1}
-    lane._client().rpush(lane.lane_key("inference"),
+    lane.redis_client().rpush(lane.lane_key("inference"),
                          b"\n".join([first, json.dumps(stale).encode(), pixels]))
     reply = wait_reply(payload["prediction_id"], 30)
     assert reply["status"] == "failed" and reply["error"]["code"] == "input_expired"

@@ -41,7 +41,7 @@ def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_
         crashy.wait(timeout=60)  # it stored the prediction, then died before the ack
         claims = lane.claim_key(QUEUE, crashy.node, crashy.pid)
     assert not marker.exists()
-    assert lane._client().llen(claims) == 1  # still claimed by the dead worker
+    assert lane.redis_client().llen(claims) == 1  # still claimed by the dead worker
     with live_a.context():
         first = Prediction.objects.get(public_id=payload["prediction_id"])
         assert first.status == "succeeded"
@@ -52,7 +52,7 @@ def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_
             with live_a.context():
                 return Prediction.objects.get(pk=first.pk).completed_at > first.completed_at
         _wait(reprocessed)  # within the heartbeat's time to live plus a reap interval
-        _wait(lambda: lane._client().exists(claims) == 0)
+        _wait(lambda: lane.redis_client().exists(claims) == 0)
 
     with live_a.context():
         usage = list(UsageEvent.objects.values_list("idempotency_key", "quantity"))
