@@ -62,10 +62,10 @@ def main() -> None:
     backend = configure_backend()
 
     from ml.artifacts import load_artifact
-    from ml.serving import ServingEngine
+    from ml.serving import DEFAULT_BUCKETS, ServingEngine
 
     base = load_artifact(args.base)
-    engine = ServingEngine(buckets=sorted({1, 8, 32, args.batch}))
+    engine = ServingEngine(buckets=sorted({*DEFAULT_BUCKETS, args.batch}))
     started = time.perf_counter()
     engine.load_base(base)
     load_seconds = time.perf_counter() - started

@@ -11,7 +11,15 @@ from ml.artifacts import (
     load_artifact,
     save_artifact,
 )
-from ml.serving import EngineError, ModelNotLoaded, ServingEngine, apply_heads, top_k
+from ml.serving import (
+    BucketedForward,
+    EngineError,
+    ModelNotLoaded,
+    ServingEngine,
+    apply_heads,
+    cheapest_cover,
+    top_k,
+)
 
 SMALL_SHAPE = (16, 16, 3)
 
@@ -92,6 +100,29 @@ def test_batches_larger_than_the_largest_bucket_are_split(tmp_path, base_artifac
     (probabilities,) = engine.predict([("h", images)])
     assert probabilities.shape == (12, 3)
     np.testing.assert_allclose(probabilities, classifier.predict_on_batch(images), atol=1e-5)
+
+
+def test_batches_run_as_the_cheapest_bucket_calls():
+    buckets = (1, 2, 4, 8, 16, 32, 64, 128)
+    # A CPU: every image costs the same, a call a little more.
+    per_image = {size: 0.7 + size for size in buckets}
+    assert cheapest_cover(40, per_image) == (32, 8)
+    assert cheapest_cover(9, per_image) == (8, 1)
+    assert cheapest_cover(64, per_image) == (64,)
+    assert cheapest_cover(300, per_image) == (128, 128, 32, 8, 4)
+    # An accelerator: a call costs the same whatever its size; pad instead.
+    per_call = {size: 1.0 + size / 1000 for size in buckets}
+    assert cheapest_cover(40, per_call) == (64,)
+    assert cheapest_cover(300, per_call) == (128, 128, 64)
+
+
+def test_warm_up_times_every_bucket_and_split_batches_match_one_pass(base_artifact, images):
+    forward = BucketedForward(base_artifact.model, buckets=(1, 2, 4, 8, 16))
+    forward.warm_up()
+    assert all(0 < seconds < 1 for seconds in forward.call_seconds.values())
+    assert sum(forward.plan(11)) >= 11
+    np.testing.assert_allclose(forward(images[:11]),
+                               base_artifact.model.predict_on_batch(images[:11]), atol=1e-5)
 
 
 def test_loading_twice_is_warm(tmp_path, base_artifact):

@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand
 
 from saas import embedded
 
+INFERENCE_NICENESS = 10
+
 
 def _processes(port: int) -> dict[str, list[str]]:
     python = sys.executable
@@ -27,8 +29,11 @@ def _processes(port: int) -> dict[str, list[str]]:
                 "--access-logfile", "-", "--graceful-timeout", "10"],
         # Solo, not prefork: TensorFlow is not fork-safe.  Requests arrive through
         # the inference lane, claimed by the runtime's own thread (inference.tasks).
-        "inference": [*celery, "worker", "-Q", "inference", "-n", "inference@%h",
-                      "--pool", "solo", "--loglevel", "INFO"],
+        # Everything shares this host's cores: the CPU fallback may use all of
+        # them but yields to the web tier (TensorFlow's idle compute threads spin,
+        # and at equal priority they starve the processes that feed them).
+        "inference": ["nice", "-n", str(INFERENCE_NICENESS), *celery, "worker", "-Q",
+                      "inference", "-n", "inference@%h", "--pool", "solo", "--loglevel", "INFO"],
         # Prefork with one child that imports TensorFlow lazily; a fresh child
         # per job returns all memory, and the hard time limit works.
         "training": [*celery, "worker", "-Q", "training", "-n", "training@%h",
@@ -55,9 +60,6 @@ class Command(BaseCommand):
         started_redis = not os.environ.get("REDIS_URL") and not embedded.redis_running()
         call_command("setup_database", verbosity=0)
         call_command("ensure_base_model", verbosity=1)
-        # Everything shares this host's cores: inference's CPU fallback gets half
-        # (TensorFlow's idle compute threads spin, starving the web process).
-        os.environ.setdefault("INFERENCE_CPU_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
         children = {name: subprocess.Popen(command, start_new_session=True)
                     for name, command in _processes(port).items()}
         self._banner(port, embedded_services)
