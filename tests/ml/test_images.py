@@ -4,13 +4,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml.images import ImageRejected, load_image
+from ml.images import ALLOWED_FORMATS, ImageRejected, load_image
 
 
 def _encoded(image: Image.Image, image_format: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, image_format)
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize("image_format", sorted(ALLOWED_FORMATS))
+def test_every_allowed_format_decodes_to_rgb_pixels_of_the_model_size(image_format):
+    data = _encoded(Image.new("RGB", (40, 30), (200, 10, 10)), image_format)
+
+    pixels = load_image(data, (16, 16))
+
+    assert pixels.dtype == np.uint8 and pixels.shape == (16, 16, 3)
+    assert abs(int(pixels[8, 8, 0]) - 200) < 8 and int(pixels[8, 8, 1]) < 24
 
 
 @pytest.mark.parametrize("image_format", ["TIFF", "PPM", "ICO"])
