@@ -14,9 +14,10 @@ its reference:
 * single-image requests at 32 clients vs a bare authenticated endpoint
   (`GET /v1/ping`) served by the same server.
 
-Every figure is measured once per round, rounds interleaved, and the median
-round is printed: this VM's throughput drifts by ±25% over a minute, and
-interleaving exposes references and measurements to the same drift.
+Every figure is measured once per round, right next to its reference, and the
+median round is printed; each ratio is the median (and range) of the rounds'
+own ratios.  This VM's throughput drifts by ±25% over a minute: a ratio of two
+medians taken from different rounds was mostly noise.
 
 Run: `.venv/bin/python bench/inference.py [--seconds 4] [--rounds 5] [--models 1000]`.
 """
@@ -248,10 +249,18 @@ def raw_forward(base, batch: int, seconds: float) -> float:
     return count / (time.perf_counter() - began)
 
 
-def line(name: str, result: Result, reference: float | None = None, ref_name: str = "",
+def paired(numerators: list[float], denominators: list[float]) -> str:
+    """Median and range of per-round ratios: each pair was measured seconds apart,
+    so drift between rounds cancels out of the ratio."""
+    ratios = sorted(n / d for n, d in zip(numerators, denominators, strict=True))
+    return f"{ratios[len(ratios) // 2]:5.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+
+
+def line(name: str, load: Load, reference: list[float] | None = None, ref_name: str = "",
          unit: str = "images/s") -> None:
+    result = load.result
     value = result.ips if unit == "images/s" else result.rps
-    ratio = f"  {value / reference:5.2f}x {ref_name}" if reference else ""
+    ratio = f"  {paired(load.ips, reference)} {ref_name}" if reference else ""
     print(f"{name:<44} {value:9.1f} {unit:<10} p50 {result.pct(50):7.1f} ms  "
           f"p99 {result.pct(99):7.1f} ms  errors {result.errors}{ratio}", flush=True)
 
@@ -270,6 +279,10 @@ class Load:
     def run(self, seconds: float) -> None:
         self.rounds.append(drive(self.port, self.targets, self.clients, seconds,
                                  self.images_per_request, method=self.method))
+
+    @property
+    def ips(self) -> list[float]:
+        return [r.ips for r in self.rounds]
 
     @property
     def result(self) -> Result:
@@ -300,17 +313,18 @@ def main() -> None:
                  for k, m in tenant_models]
 
     on_port, off_port = free_port(), free_port()
+    # In round order: each figure is measured right next to its reference.
     loads = {
-        "ping": Load(on_port, [Target("/v1/ping", key)], 32, 1, "GET"),
         "single1": Load(on_port, base_single, 1, 1),
         "single8": Load(on_port, base_single, 8, 1),
+        "ping": Load(on_port, [Target("/v1/ping", key)], 32, 1, "GET"),
         "single32": Load(on_port, base_single, 32, 1),
-        "batch4": Load(on_port, base_batch, 4, 32),
-        "batch": Load(on_port, base_batch, BATCH_CLIENTS, 32),
+        "off_single": Load(off_port, base_single, 32, 1),
         "mix_single": Load(on_port, mix_single, 32, 1),
         "mix_batch": Load(on_port, mix_batch, BATCH_CLIENTS, 32),
-        "off_single": Load(off_port, base_single, 32, 1),
         "off_batch": Load(off_port, base_batch, BATCH_CLIENTS, 32),
+        "batch": Load(on_port, base_batch, BATCH_CLIENTS, 32),
+        "batch4": Load(on_port, base_batch, 4, 32),
     }
     raw_rounds = []
     # Both stacks run at once (the metering-off one on its own Redis databases, so
@@ -324,35 +338,38 @@ def main() -> None:
         drive(on_port, mix_single, 32, 30.0, 1)  # loads every tenant head once
         for n in range(args.rounds):
             print(f"round {n + 1} of {args.rounds}", flush=True)
-            raw_rounds.append(raw_forward(base, 32, args.seconds))
-            for load in loads.values():
+            for name, load in loads.items():
                 load.run(args.seconds)
+                if name == "batch":  # the 32-image figures' reference, between them
+                    raw_rounds.append(raw_forward(base, 32, args.seconds))
     finally:
         for stack in stacks:
             stop_stack(stack)
 
     raw32 = sorted(raw_rounds)[len(raw_rounds) // 2]
-    r = {name: load.result for name, load in loads.items()}
-    print(f"\nmedian of {args.rounds} interleaved rounds of {args.seconds:g} s each\n")
+    print(f"\nmedian of {args.rounds} interleaved rounds of {args.seconds:g} s each; "
+          "ratios: median (and range) of the rounds' own ratios\n")
     print(f"{'raw forward pass, batch 32 (in process)':<44} {raw32:9.1f} images/s", flush=True)
-    line("bare authenticated GET /v1/ping, 32 clients", r["ping"], unit="req/s")
+    line("bare authenticated GET /v1/ping, 32 clients", loads["ping"], unit="req/s")
     for clients in (1, 8, 32):
-        line(f"1-image requests, {clients} clients", r[f"single{clients}"])
-    line("32-image requests, 4 clients", r["batch4"], raw32, "of raw forward pass")
-    line(f"32-image requests, {BATCH_CLIENTS} clients", r["batch"], raw32, "of raw forward pass")
-    print(f"{'1-image @32 clients vs bare endpoint':<44} {r['single32'].rps:9.1f} req/s"
-          f"{'':34}{r['single32'].rps / r['ping'].rps:5.2f}x of /v1/ping")
-    line(f"1-image, 32 clients, {len(tenant_models)} tenant models", r["mix_single"],
-         r["single32"].ips, "of one model")
+        line(f"1-image requests, {clients} clients", loads[f"single{clients}"])
+    line("32-image requests, 4 clients", loads["batch4"], raw_rounds, "of raw forward pass")
+    line(f"32-image requests, {BATCH_CLIENTS} clients", loads["batch"], raw_rounds,
+         "of raw forward pass")
+    ping_rps = [r.rps for r in loads["ping"].rounds]
+    print(f"{'1-image @32 clients vs bare endpoint':<44} {loads['single32'].result.rps:9.1f} "
+          f"req/s{'':34}{paired(loads['single32'].ips, ping_rps)} of /v1/ping")
+    line(f"1-image, 32 clients, {len(tenant_models)} tenant models", loads["mix_single"],
+         loads["single32"].ips, "of one model")
     line(f"32-image, {BATCH_CLIENTS} clients, {len(tenant_models)} tenant models",
-         r["mix_batch"], r["batch"].ips, "of one model")
-    line("1-image, 32 clients, metering OFF", r["off_single"])
+         loads["mix_batch"], loads["batch"].ips, "of one model")
+    line("1-image, 32 clients, metering OFF", loads["off_single"])
     print(f"{'metering cost, 1-image @32 clients':<44} "
-          f"{r['single32'].ips / r['off_single'].ips:9.2f}x of throughput without metering")
-    line(f"32-image, {BATCH_CLIENTS} clients, metering OFF", r["off_batch"])
+          f"{paired(loads['single32'].ips, loads['off_single'].ips)} of throughput without "
+          "metering")
+    line(f"32-image, {BATCH_CLIENTS} clients, metering OFF", loads["off_batch"])
     print(f"{'metering cost, 32-image requests':<44} "
-          f"{r['batch'].ips / r['off_batch'].ips:9.2f}x of throughput without metering")
-
+          f"{paired(loads['batch'].ips, loads['off_batch'].ips)} of throughput without metering")
 
 if __name__ == "__main__":
     main()
