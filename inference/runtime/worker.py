@@ -61,7 +61,8 @@ class InferenceRuntime:
     def consume(self, queue: str, node: str) -> None:
         """Start claiming requests from ``queue``'s lane as worker ``node``."""
         self.consumer = LaneConsumer(lane.Claims(queue, node), self.batcher.submit,
-                                     capacity=2 * settings.INFERENCE_MAX_BATCH_IMAGES)
+                                     capacity=2 * settings.INFERENCE_MAX_BATCH_IMAGES,
+                                     backlog=8 * settings.INFERENCE_MAX_BATCH_IMAGES)
         self.consumer.start()
 
     # -- loading -------------------------------------------------------------------------
@@ -84,8 +85,11 @@ class InferenceRuntime:
     # -- the two batch stages ------------------------------------------------------------
 
     def _compute(self, jobs: list[Job]) -> None:
-        with self._engine_lock:
-            self._compute_locked(jobs)
+        try:
+            with self._engine_lock:
+                self._compute_locked(jobs)
+        finally:
+            self.consumer.computed(len(jobs))
 
     def _compute_locked(self, jobs: list[Job]) -> None:
         runnable = []

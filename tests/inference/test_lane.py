@@ -1,6 +1,8 @@
 """The inference lane on real Redis: claims, acknowledgements, returns of what
 dead workers held, and what the worker does when storing a round fails."""
 
+import time
+
 import numpy as np
 import pytest
 from django.db import OperationalError
@@ -70,7 +72,7 @@ class _Runtime(worker.InferenceRuntime):
     """The real finish stage on a real lane, without the engine or its threads."""
 
     def __init__(self, claims):
-        self.consumer = LaneConsumer(claims, submit=lambda job: None, capacity=8)
+        self.consumer = LaneConsumer(claims, submit=lambda job: None, capacity=8, backlog=8)
 
 
 def _claimed_jobs(claims, entries):
@@ -99,3 +101,32 @@ def test_a_round_that_cannot_be_stored_goes_back_or_is_dropped(redis_lane, monke
     runtime._finish(jobs)
     assert _ids(redis_lane, claims.lane) == expected
     assert not redis_lane.exists(claims.mine)  # nothing stays claimed
+
+
+def test_computed_entries_waiting_to_be_stored_leave_room_to_claim_up_to_the_backlog(
+        redis_lane):
+    """A slow store must not idle the forward pass: only entries waiting for it
+    count against capacity, and everything claimed against the backlog."""
+    claims = lane.Claims(QUEUE, "worker@host")
+    images = np.zeros((1, 2, 2, 3), np.uint8)
+    for n in range(12):
+        redis_lane.rpush(claims.lane, lane.encode(_payload(n), images))
+    submitted = []
+    consumer = LaneConsumer(claims, submit=submitted.append, capacity=4, backlog=8)
+
+    def claimed_after(step, expected: int) -> int:
+        step()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(submitted) < expected:
+            time.sleep(0.01)
+        time.sleep(0.2)  # anything more it would wrongly claim arrives meanwhile
+        return len(submitted)
+
+    try:
+        assert claimed_after(consumer.start, 4) == 4  # capacity: 4 wait for a forward pass
+        assert claimed_after(lambda: consumer.computed(4), 8) == 8  # computed, not stored
+        assert claimed_after(lambda: consumer.computed(4), 8) == 8  # backlog: 8 not stored
+        assert claimed_after(lambda: consumer.done(4), 12) == 12
+    finally:
+        consumer.stop(timeout_s=0)
+    assert redis_lane.llen(claims.lane) == 0
