@@ -4,9 +4,8 @@ It turns each claimed entry into a batcher job.  Two limits bound what it
 claims: ``capacity`` entries waiting for a forward pass, so that one worker
 does not hoard requests another could serve, and ``backlog`` entries claimed
 and not yet stored, which bounds memory while the database is slow.  Computed
-entries waiting to be stored do not count against ``capacity``: when they did,
-a slow commit left the forward pass idle (in bench/inference.py metering then
-cost 14-18% of 32-image throughput; without it, 2%).  Entries that must not run — unreadable, older
+entries waiting to be stored do not count against ``capacity``, so a slow
+commit does not leave the forward pass without work.  Entries that must not run — unreadable, older
 than ``INFERENCE_INPUT_TTL_S``, or returned by ``MAX_ATTEMPTS`` dead workers —
 become jobs with a failed result, so they are stored, answered and
 acknowledged in their turn like any other.
