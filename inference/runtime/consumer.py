@@ -5,10 +5,12 @@ claims: ``capacity`` entries waiting for a forward pass, so that one worker
 does not hoard requests another could serve, and ``backlog`` entries claimed
 and not yet stored, which bounds memory while the database is slow.  Computed
 entries waiting to be stored do not count against ``capacity``, so a slow
-commit does not leave the forward pass without work.  Entries that must not run — unreadable, older
-than ``INFERENCE_INPUT_TTL_S``, or returned by ``MAX_ATTEMPTS`` dead workers —
-become jobs with a failed result, so they are stored, answered and
-acknowledged in their turn like any other.
+commit does not leave the forward pass without work.
+
+Entries that must not run — unreadable, older than ``INFERENCE_INPUT_TTL_S``,
+or returned by ``MAX_ATTEMPTS`` dead workers — become jobs with a failed
+result, so they are stored, answered and acknowledged in their turn like any
+other.
 """
 
 from __future__ import annotations
