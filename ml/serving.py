@@ -2,9 +2,8 @@
 
 Head-only fine-tunes (the common case) share their base's backbone.  All images
 whose models share a backbone go through *one* backbone forward pass; then each
-image's own head is applied in a single vectorised step (heads stacked and
-padded to the largest class count, gathered per image, one ``einsum``, padded
-logits masked before the softmax).  A thousand tenants therefore cost about what
+head is applied to its own images in one matrix product, into logits padded to
+the widest head and masked before the softmax.  A thousand tenants therefore cost about what
 one does.  Full (unfrozen) fine-tunes run their own forward pass.
 
 Forward passes go through ``predict_on_batch`` (a compiled function; on
@@ -157,15 +156,16 @@ def apply_heads(
     """Softmax of ``features[i] @ heads[head_index[i]]``, padded to the widest head.
 
     Returns ``float32 (n, max_classes)``; columns past a head's own class count
-    are exactly 0.
+    are exactly 0.  One matrix product per distinct head over its own rows: a
+    per-image gather of kernels would copy ``n x features x classes`` floats
+    (650 MB for 128 images on a 1280-feature, 1000-class ImageNet head).
     """
     widest = max(h.bias.shape[0] for h in heads)
-    kernels = np.zeros((len(heads), features.shape[1], widest), dtype=np.float32)
-    biases = np.full((len(heads), widest), -np.inf, dtype=np.float32)
-    for i, head in enumerate(heads):
-        kernels[i, :, : head.bias.shape[0]] = head.kernel
-        biases[i, : head.bias.shape[0]] = head.bias
-    logits = np.einsum("nd,ndc->nc", features, kernels[head_index]) + biases[head_index]
+    logits = np.full((len(features), widest), -np.inf, dtype=np.float32)
+    order = np.argsort(head_index, kind="stable")
+    for rows in np.split(order, np.flatnonzero(np.diff(head_index[order])) + 1):
+        head = heads[head_index[rows[0]]]
+        logits[rows, : head.bias.shape[0]] = features[rows] @ head.kernel + head.bias
     logits -= logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=1, keepdims=True)

@@ -1,3 +1,5 @@
+import tracemalloc
+
 import keras
 import numpy as np
 import pytest
@@ -171,6 +173,27 @@ def test_apply_heads_pads_narrow_heads_with_zero_probability():
     narrow = HeadWeights(np.zeros((2, 1), np.float32), np.zeros(1, np.float32))
     probabilities = apply_heads(features, [wide, narrow], np.array([0, 1]))
     np.testing.assert_allclose(probabilities, [[1 / 3, 1 / 3, 1 / 3], [1, 0, 0]])
+
+
+def test_a_wide_head_is_applied_without_copying_its_kernel_per_image():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(64, 1280)).astype(np.float32)
+    wide = HeadWeights(rng.normal(0, 0.01, (1280, 1000)).astype(np.float32),
+                       np.zeros(1000, np.float32))
+    narrow = HeadWeights(rng.normal(0, 0.01, (1280, 3)).astype(np.float32),
+                         np.zeros(3, np.float32))
+    head_index = np.array([0, 1] * 32)
+
+    tracemalloc.start()
+    probabilities = apply_heads(features, [wide, narrow], head_index)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+
+    assert peak < 8 * 1024 * 1024  # a kernel per image would be 64 x 5 MB
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    expected = np.exp(features[0] @ wide.kernel)
+    np.testing.assert_allclose(probabilities[0], expected / expected.sum(), rtol=1e-4)
+    assert probabilities[1, 3:].max() == 0
 
 
 def test_top_k_orders_labels_by_score():
