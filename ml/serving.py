@@ -3,8 +3,9 @@
 Head-only fine-tunes (the common case) share their base's backbone.  All images
 whose models share a backbone go through *one* backbone forward pass; then each
 head is applied to its own images in one matrix product, into logits padded to
-the widest head and masked before the softmax.  A thousand tenants therefore cost about what
-one does.  Full (unfrozen) fine-tunes run their own forward pass.
+the widest head and masked before the softmax.  A thousand tenants therefore
+cost about what one does.  Full (unfrozen) fine-tunes run their own forward
+pass.
 
 Forward passes go through ``predict_on_batch`` (a compiled function; on
 TensorFlow CPU it measured as fast as a hand-made ``tf.function`` and runs on

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 TEST_API_KEY = "sk_test_modelhouse"
+SECRET = "whsec_modelhouse_test"  # the webhook signing secret tests sign with
 _STARTUP_TIMEOUT_S = 20.0
 _STOP_TIMEOUT_S = 5.0
 

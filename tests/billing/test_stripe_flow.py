@@ -26,23 +26,11 @@ from billing.reconcile import reconcile_stripe
 from saas.errors import BillingError
 from tenants.models import AuditEvent, Tenant
 from tests.billing.helpers import record
-from tests.billing.localstripe_server import TEST_API_KEY
+from tests.billing.localstripe_server import SECRET
 
 LAST_MONTH = period_containing(timezone.now()).previous()
-SECRET = "whsec_modelhouse_test"
 GOOD_CARD = "4242424242424242"
 DECLINED_ON_CHARGE_CARD = "4000000000000341"
-
-
-@pytest.fixture
-def stripe_billing(settings, localstripe_url):
-    settings.BILLING_PROVIDER = "stripe"
-    settings.STRIPE_API_KEY = TEST_API_KEY
-    settings.STRIPE_API_BASE = localstripe_url
-    settings.STRIPE_WEBHOOK_SECRETS = [SECRET]
-    return stripe.StripeClient(
-        TEST_API_KEY, base_addresses={"api": localstripe_url}, max_network_retries=0
-    )
 
 
 def add_card(handle, raw: stripe.StripeClient, number: str) -> str:

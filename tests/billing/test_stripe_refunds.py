@@ -11,7 +11,6 @@ from billing import tasks
 from billing.models import CreditNote, Invoice
 from billing.reconcile import reconcile_stripe
 from tenants.models import AuditEvent
-from tests.billing import test_stripe_flow
 from tests.billing.test_stripe_flow import (
     DECLINED_ON_CHARGE_CARD,
     GOOD_CARD,
@@ -19,8 +18,6 @@ from tests.billing.test_stripe_flow import (
     close_and_sync,
     record_month,
 )
-
-stripe_billing = test_stripe_flow.stripe_billing  # the fixture: Stripe settings, a raw client
 
 
 @pytest.fixture

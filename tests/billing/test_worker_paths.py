@@ -20,8 +20,8 @@ from billing.models import BillingAccount, CreditNote, Invoice, SpendAlert, Stri
 from billing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
-from tests.billing.localstripe_server import TEST_API_KEY
-from tests.billing.test_stripe_flow import GOOD_CARD, LAST_MONTH, SECRET, deliver
+from tests.billing.localstripe_server import SECRET, TEST_API_KEY
+from tests.billing.test_stripe_flow import GOOD_CARD, LAST_MONTH, deliver
 from tests.workers import celery_worker
 
 _WAIT_S = 30
@@ -42,15 +42,9 @@ def default_worker(django_db_setup, localstripe_url):
 
 
 @pytest.fixture
-def stripe_billing(settings, localstripe_url, default_worker):
-    """This process (the web side) configured the same way; a raw client for checks."""
-    settings.BILLING_PROVIDER = "stripe"
-    settings.STRIPE_API_KEY = TEST_API_KEY
-    settings.STRIPE_API_BASE = localstripe_url
-    settings.STRIPE_WEBHOOK_SECRETS = [SECRET]
-    return stripe.StripeClient(
-        TEST_API_KEY, base_addresses={"api": localstripe_url}, max_network_retries=0
-    )
+def stripe_billing(stripe_billing, default_worker):
+    """The web side configured like the worker (tests/billing/conftest.py), worker running."""
+    return stripe_billing
 
 
 def eventually(check: Callable, what: str):
