@@ -111,7 +111,7 @@ class JobRunner:
     def run(self, archive: bytes, hyperparameters: dict) -> dict:
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from tenants.context import tenant_context
+        from core.context import tenant_context
         from training.models import FineTuneEvent, FineTuneJob
         from training.services.datasets import dataset_create, dataset_validate
         from training.services.fine_tunes import fine_tune_create

@@ -192,11 +192,11 @@ def prepare(models: int, tenants: int):
     django.setup()
     from django.core.management import call_command
 
+    from core.context import tenant_context
     from inference.registry import base_model_register, committed_base_dirs
     from inference.services import model_version_create
     from ml.artifacts import ArtifactMetadata, BaseReference, HeadWeights, save_artifact
     from tenants import services
-    from tenants.context import tenant_context
     from tenants.roles import Scope
 
     call_command("setup_database", verbosity=0)

@@ -17,8 +17,8 @@ from django.urls import path
 from billing import services
 from billing.models import Invoice
 from billing.reports import revenue_report
-from saas.errors import ApiError
-from tenants.context import tenant_context
+from core.context import tenant_context
+from core.errors import ApiError
 from tenants.scoping import unscoped
 
 

@@ -37,8 +37,8 @@ from billing.models import Invoice, InvoiceLine, UsageRollup
 from billing.periods import Period, period_containing
 from billing.price_book import DEFAULT_PLANS, get_plan
 from billing.rollup import rollup_locked
-from saas.errors import InvalidRequest
-from tenants.ids import new_public_ids
+from core.errors import InvalidRequest
+from core.ids import new_public_ids
 from tenants.models import Tenant
 from tenants.scoping import unscoped
 

@@ -48,7 +48,9 @@ from django.utils import timezone
 from billing.periods import Period, period_containing
 from billing.price_book import get_plan
 from billing.rating import rate
-from saas.errors import BillingError
+from core import redis as core_redis
+from core.errors import BillingError
+from core.redis import Use
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -156,7 +158,7 @@ def _parse(usage_hash: dict, limits_hash: dict) -> _State:
 
 def _usage_fields(tenant: Tenant, period: Period) -> dict[str, int]:
     from billing.selectors import period_usage
-    from tenants.context import tenant_context
+    from core.context import tenant_context
 
     fields: dict[str, int] = {}
     with tenant_context(tenant):
@@ -169,7 +171,7 @@ def _usage_fields(tenant: Tenant, period: Period) -> dict[str, int]:
 
 def _limit_fields(tenant: Tenant) -> dict[str, int | str]:
     from billing.models import ApiKeyQuota, BillingAccount
-    from tenants.context import tenant_context
+    from core.context import tenant_context
 
     with tenant_context(tenant):
         own_cap = (
@@ -265,6 +267,5 @@ def _namespace() -> str:
     return f"billing:{settings.DATABASES['default']['NAME']}"
 
 
-@cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.BILLING_REDIS_URL, socket_timeout=0.5)
+    return core_redis.client(Use.COUNTERS)

@@ -8,7 +8,7 @@ decimals stored as text so no float ever touches them (see billing.rating).
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
-from tenants.scoping import TenantOwnedModel, public_id_constraint
+from core.models import TenantOwnedModel, public_id_constraint
 
 
 class UsageEvent(TenantOwnedModel):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from saas.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 _LABEL = re.compile(r"^(\d{4})-(\d{2})$")
 _ONE_MICROSECOND = timedelta(microseconds=1)

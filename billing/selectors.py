@@ -21,7 +21,7 @@ from billing.rating import (
     usage_cost_minor,
 )
 from billing.rollup import WATERMARK
-from saas.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Tenant
 
 

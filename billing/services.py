@@ -17,9 +17,9 @@ from django.utils import timezone
 from billing import enforcement
 from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice
 from billing.price_book import METERS
-from saas.errors import Conflict, InvalidRequest
+from core.context import tenant_context
+from core.errors import Conflict, InvalidRequest
 from tenants.audit import actor_label, audit
-from tenants.context import tenant_context
 from tenants.models import Tenant
 from tenants.scoping import unscoped
 

@@ -21,7 +21,7 @@ from billing.models import CreditNote, Invoice, StripeEvent
 from billing.periods import parse_period, period_containing
 from billing.reconcile import reconcile_stripe as reconcile_service
 from billing.rollup import rollup_usage as rollup_service
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

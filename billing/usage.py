@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing import enforcement
 from billing.models import UsageEvent
-from tenants.ids import new_public_ids
+from core.ids import new_public_ids
 from tenants.models import Tenant
 
 LEDGER_COLUMNS = (

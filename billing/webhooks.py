@@ -26,8 +26,8 @@ from billing import services
 from billing.models import BillingAccount, Invoice, StripeEvent
 from billing.providers.stripe_provider import INVOICE_KEY
 from billing.providers.stripe_webhook import verify_webhook
+from core.context import tenant_context
 from tenants.audit import audit
-from tenants.context import tenant_context
 from tenants.models import Tenant
 from tenants.scoping import unscoped
 

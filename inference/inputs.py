@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 
+from core.errors import ApiError, InvalidRequest
 from ml.images import ImageLimits, ImageRejected, load_image
-from saas.errors import ApiError, InvalidRequest
 
 MAX_TOP_K = 20
 

@@ -16,7 +16,7 @@ batch they belong to is stored: the worker finishes its entries in claim
 order, so acknowledging is trimming the oldest ``k``.  A worker that dies
 leaves its claims behind; they go back to the head of the lane when it
 restarts under the same node name, or when another worker sees that the dead
-one's heartbeat (``saas.worker_health``) has expired.  Each return raises the
+one's heartbeat (``core.worker_health``) has expired.  Each return raises the
 entry's attempt count; the worker fails an entry that has been claimed
 ``MAX_ATTEMPTS`` times instead of letting it take down worker after worker.
 """
@@ -27,15 +27,13 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import redis
-from django.conf import settings
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from saas.worker_health import heartbeat_key
+from core import redis as core_redis
+from core.redis import Use
+from core.worker_health import heartbeat_key
 
 MAX_ATTEMPTS = 3
 
@@ -94,13 +92,9 @@ class Entry:
     images: np.ndarray
 
 
-@cache
 def redis_client() -> redis.Redis:
     """The lane's and the replies' Redis (inference.exchange)."""
-    # Fail fast when Redis is down (the web answers 503) instead of redis-py's
-    # default seconds of retries with backoff.
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_connect_timeout=2,
-                                retry=Retry(NoBackoff(), 1))
+    return core_redis.client(Use.LANE)
 
 
 def lane_key(queue: str) -> str:

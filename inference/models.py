@@ -2,8 +2,8 @@
 
 from django.db import models
 
-from tenants.ids import new_public_id
-from tenants.scoping import TenantOwnedModel, public_id_constraint
+from core.ids import new_public_id
+from core.models import TenantOwnedModel, public_id_constraint
 
 
 def _model_id() -> str:

@@ -12,8 +12,8 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from core.errors import InvalidRequest, NotFound
 from inference.models import BaseModel, ModelVersion, Prediction
-from saas.errors import InvalidRequest, NotFound
 from tenants.models import Tenant
 
 SERVING_HEAD_DIR = "head"  # a base model's own classifier head, if it has one

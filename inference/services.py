@@ -14,15 +14,15 @@ from django.db import transaction
 from redis import RedisError
 
 from billing.enforcement import ensure_billable
+from core.errors import ApiError, InvalidRequest, ServiceUnavailable
+from core.ids import new_public_id
 from inference import lane
 from inference.exchange import wait_reply
 from inference.inputs import PredictInput
 from inference.models import BaseModel, ModelVersion, Prediction
 from inference.selectors import ServedModel
-from saas.errors import ApiError, InvalidRequest, ServiceUnavailable
 from tenants.audit import audit
 from tenants.authentication import ApiPrincipal
-from tenants.ids import new_public_id
 from tenants.models import Tenant
 from tenants.storage import tenant_key
 

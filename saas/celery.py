@@ -15,10 +15,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
 app = Celery("saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-# The longest a task may stay unacknowledged before Redis hands it to another
-# worker: longer than the longest fine-tune a plan allows (see training).
-VISIBILITY_TIMEOUT_S = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", 6 * 3600))
-
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
@@ -28,7 +24,6 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
     result_expires=3600,
     task_time_limit=600,
     task_soft_time_limit=540,
@@ -42,7 +37,7 @@ _heartbeat = {}
 
 @worker_ready.connect
 def _start_heartbeat(sender, **kwargs):
-    from saas.worker_health import start_heartbeat
+    from core.worker_health import start_heartbeat
 
     queues = [queue.name for queue in sender.task_consumer.queues]
     _heartbeat["stop"] = start_heartbeat(queues, sender.hostname)

@@ -25,7 +25,9 @@ env = environ.Env()
 
 OWNER_ROLE = "modelhouse_owner"
 APP_ROLE = "modelhouse_app"
-_REDIS_DBS = {"broker": 0, "results": 1, "cache": 2, "ratelimit": 3}
+# The lane shares the cache's database number it always had; counters are rate
+# limits and spend totals.
+_REDIS_DBS = {"broker": 0, "results": 1, "cache": 2, "lane": 2, "counters": 3}
 
 
 class ConfigurationError(RuntimeError):
@@ -90,8 +92,8 @@ def database_plan() -> DatabasePlan:
 
 def databases() -> dict:
     plan = database_plan()
-    # "default" is the app role; saas.db installs the per-statement tenant setting.
-    app = {**plan.app, "ENGINE": "saas.db", "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=60),
+    # "default" is the app role; core.db installs the per-statement tenant setting.
+    app = {**plan.app, "ENGINE": "core.db", "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=60),
            "CONN_HEALTH_CHECKS": True}
     return {"default": app, "owner": plan.owner}
 

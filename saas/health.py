@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.http import JsonResponse
 
-from saas import worker_health
+from core import worker_health
 
 
 def _database() -> str:

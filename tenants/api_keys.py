@@ -18,7 +18,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from tenants.ids import random_token
+from core.ids import random_token
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _FORMAT = re.compile(r"^(mh_(live|test)_[A-Za-z0-9]{12})_([A-Za-z0-9]{32})([A-Za-z0-9]{6})$")

@@ -1,4 +1,8 @@
-"""Layer 1 of tenancy for the API: the tenant comes from the API key, nothing else."""
+"""Layer 1 of tenancy for the API: the tenant comes from the API key, nothing else.
+
+:class:`ApiKeyAuthentication` is DRF's ``DEFAULT_AUTHENTICATION_CLASSES``, used
+by core's ``TenantAPIView`` for every key-authenticated endpoint.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from datetime import timedelta
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
 
-from saas.errors import AuthenticationFailed
+from core.context import tenant_context
+from core.errors import AuthenticationFailed
 from tenants import api_keys
-from tenants.context import tenant_context
 from tenants.models import ApiKey, Tenant
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -66,6 +71,23 @@ def authenticate(authorization_header: str) -> ApiPrincipal:
         _touch(tenant, key_id, now)
     return ApiPrincipal(tenant=tenant, api_key_id=key_id, api_key_public_id=public_id,
                         scopes=frozenset(scopes))
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <api key>`` → the key's :class:`ApiPrincipal`.
+
+    No header answers None (the view then refuses with ``missing_api_key``); a
+    header that does not name a live key is a 401 at once.
+    """
+
+    def authenticate(self, request) -> tuple[ApiPrincipal, None] | None:
+        header = request.headers.get("Authorization", "")
+        if not header:
+            return None
+        return authenticate(header), None
+
+    def authenticate_header(self, request) -> str:
+        return "Bearer"
 
 
 def _touch(tenant: Tenant, key_id: int, now) -> None:

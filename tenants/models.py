@@ -8,9 +8,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
-from tenants.ids import new_public_id
+from core.ids import new_public_id
+from core.models import TenantOwnedModel, public_id_constraint
 from tenants.roles import Role
-from tenants.scoping import TenantOwnedModel, public_id_constraint
 
 
 class UserManager(BaseUserManager):
@@ -145,21 +145,3 @@ class UnscopedAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor}: {self.reason}"
-
-
-class IdempotencyRecord(TenantOwnedModel):
-    """The first response to a POST with an ``Idempotency-Key``, replayed for repeats."""
-
-    PUBLIC_ID_PREFIX = "idem"
-
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)  # method, path and body digest
-    status_code = models.PositiveSmallIntegerField(null=True)  # null while in progress
-    response_body = models.BinaryField(null=True)
-    content_type = models.CharField(max_length=100, blank=True)
-
-    class Meta:
-        constraints = [
-            public_id_constraint("idempotencyrecord"),
-            models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_tenant_key_uniq"),
-        ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from saas.errors import NotFound
+from core.errors import NotFound
 from tenants.models import ApiKey, Tenant
 
 

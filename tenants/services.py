@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from saas.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from core.context import tenant_context
+from core.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from core.ids import random_token
 from tenants import api_keys
 from tenants.audit import audit
-from tenants.context import tenant_context
-from tenants.ids import random_token
 from tenants.models import ApiKey, Invitation, Membership, Tenant, User
 from tenants.roles import Role, Scope
 

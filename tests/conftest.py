@@ -30,7 +30,7 @@ def django_db_setup(django_db_blocker):
             cursor.execute(
                 f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{plan.app["USER"]}"')
         connections["owner"].close()
-    for use in ("broker", "results", "cache", "ratelimit"):
+    for use in ("broker", "results", "cache", "counters"):
         redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db(use)}").flushdb()
 
 

@@ -7,8 +7,8 @@ from itertools import count
 
 from rest_framework.test import APIClient
 
+from core.context import tenant_context
 from tenants import services
-from tenants.context import tenant_context
 from tenants.models import ApiKey, Tenant, User
 from tenants.roles import Scope
 

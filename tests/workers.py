@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from saas import worker_health
+from core import worker_health
 
 ROOT = Path(__file__).resolve().parent.parent
 _numbers = itertools.count(1)

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 
-from saas.celery import VISIBILITY_TIMEOUT_S
 from training.dataset_archive import ArchiveLimits
 
 DEFAULTS: dict[str, Any] = {
@@ -49,12 +48,19 @@ def setting(name: str) -> Any:
 def max_job_seconds() -> int:
     """The budget cap of any job; refuses a configuration the broker cannot honour."""
     longest = int(setting("TRAINING_MAX_JOB_SECONDS"))
-    if longest >= VISIBILITY_TIMEOUT_S:
+    visibility = visibility_timeout_s()
+    if longest >= visibility:
         raise RuntimeError(
             f"TRAINING_MAX_JOB_SECONDS ({longest}) must be below the broker visibility timeout "
-            f"({VISIBILITY_TIMEOUT_S} s, saas/celery.py), or a long job would be delivered twice."
+            f"({visibility} s, CELERY_BROKER_TRANSPORT_OPTIONS), or a long job would be "
+            "delivered twice."
         )
     return longest
+
+
+def visibility_timeout_s() -> int:
+    """How long the broker waits for an acknowledgement before redelivering a task."""
+    return int(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"])
 
 
 def archive_limits() -> ArchiveLimits:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from saas.errors import InvalidRequest
+from core.errors import InvalidRequest
 from training.conf import max_job_seconds, setting
 
 AUTO = "auto"

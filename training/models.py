@@ -7,7 +7,7 @@ the images it was trained on.  A new upload is a new dataset.
 
 from django.db import models
 
-from tenants.scoping import TenantOwnedModel, public_id_constraint
+from core.models import TenantOwnedModel, public_id_constraint
 
 
 class Dataset(TenantOwnedModel):

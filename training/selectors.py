@@ -7,7 +7,7 @@ import json
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
-from saas.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Tenant
 from training.models import Dataset, FineTuneEvent, FineTuneJob
 

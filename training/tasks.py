@@ -27,7 +27,7 @@ import logging
 
 from celery import shared_task
 
-from tenants.context import tenant_context
+from core.context import tenant_context
 from tenants.models import Tenant
 from training.conf import max_job_seconds
 from training.services import datasets, lifecycle

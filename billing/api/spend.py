@@ -20,7 +20,7 @@ from billing.api.serializers import (
     billing_account_data,
     key_quotas_data,
 )
-from tenants.api.base import TenantAPIView, respond
+from core.api.views import TenantAPIView, respond
 from tenants.roles import Scope
 from tenants.selectors import api_key_get
 

@@ -28,10 +28,10 @@ from billing.api.serializers import (
 )
 from billing.models import CreditNote, InvoiceLine
 from billing.periods import period_containing
-from saas.errors import InvalidRequest, NotFound
-from tenants.api.base import TenantAPIView, respond
-from tenants.api.pagination import paginate
-from tenants.context import tenant_context
+from core.api.pagination import paginate
+from core.api.views import TenantAPIView, respond
+from core.context import tenant_context
+from core.errors import InvalidRequest, NotFound
 from tenants.roles import Scope
 
 _MAX_RANGE = timedelta(days=400)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from billing.providers.stripe_webhook import WebhookSignatureError
 from billing.webhooks import stripe_event_receive
-from saas.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 
 @csrf_exempt

@@ -1,9 +1,9 @@
 """Tenant-owned tables keep no index of their own on ``tenant``: the unique
-constraint every one of them leads with serves tenant lookups (tenants.scoping)."""
+constraint every one of them leads with serves tenant lookups (core.models)."""
 
 from django.db import migrations
 
-from saas.db.migration_ops import tenant_column_without_own_index
+from core.db.migration_ops import tenant_column_without_own_index
 
 
 class Migration(migrations.Migration):

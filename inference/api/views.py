@@ -2,6 +2,9 @@
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
 
+from core.api.pagination import paginate
+from core.api.views import TenantAPIView, respond
+from core.errors import InvalidRequest
 from inference import selectors, services
 from inference.api.serializers import (
     AsyncPredictInput,
@@ -14,9 +17,6 @@ from inference.api.serializers import (
 )
 from inference.inputs import parse_predict_input
 from inference.models import BaseModel
-from saas.errors import InvalidRequest
-from tenants.api.base import TenantAPIView, respond
-from tenants.api.pagination import paginate
 from tenants.roles import Scope
 
 _PREDICT_EXAMPLE = OpenApiExample(

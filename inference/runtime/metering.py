@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from billing import enforcement
 from billing.usage import UsageDraft, ledger_insert
+from core.context import database_settings_sql, tenant_context
 from inference.models import Prediction
-from tenants.context import database_settings_sql, tenant_context
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

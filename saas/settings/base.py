@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "saas",
+    "core",
     "tenants",
     "billing",
     "inference",
@@ -34,7 +35,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "saas.middleware.RequestContextMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,6 +49,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "saas.urls"
 WSGI_APPLICATION = "saas.wsgi.application"
 AUTH_USER_MODEL = "tenants.User"
+TENANT_MODEL = "tenants.Tenant"  # the organisation, named like AUTH_USER_MODEL (core.models)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TEMPLATES = [
@@ -80,8 +82,14 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "KEY_PREFIX": "mh"}}
 CELERY_BROKER_URL = f"{REDIS_URL}/{config.redis_db('broker')}"
 CELERY_RESULT_BACKEND = f"{REDIS_URL}/{config.redis_db('results')}"
-RATE_LIMIT_REDIS_URL = f"{REDIS_URL}/{config.redis_db('ratelimit')}"
+# Every connection to these two is opened by core.redis.
+REDIS_LANE_URL = f"{REDIS_URL}/{config.redis_db('lane')}"
+REDIS_COUNTERS_URL = f"{REDIS_URL}/{config.redis_db('counters')}"
 CELERY_TASK_ALWAYS_EAGER = False
+# The longest a task may stay unacknowledged before Redis hands it to another
+# worker: longer than the longest fine-tune a plan allows (training.conf checks).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=6 * 3600)}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -104,14 +112,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "EXCEPTION_HANDLER": "saas.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -121,6 +129,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Fine-tune private image classifiers and call them through a metered API.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],  # the document is public; a key sent along is not checked
     "SCHEMA_PATH_PREFIX": r"/v1/",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -163,7 +172,6 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # e.g. localstripe in 
 STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS", default=[])
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 BILLING_LEDGER_LAG_S = env.int("BILLING_LEDGER_LAG_S", default=120)
-BILLING_REDIS_URL = RATE_LIMIT_REDIS_URL  # spend totals: not a cache, must not be evicted
 CELERY_BEAT_SCHEDULE = {
     "billing-rollup": {"task": "billing.rollup_usage", "schedule": 15 * 60},
     "billing-close-period": {"task": "billing.close_previous_period",

@@ -2,9 +2,9 @@
 
 from drf_spectacular.utils import extend_schema
 
+from core.api.pagination import paginate
+from core.api.views import TenantAPIView, respond
 from tenants import selectors, services
-from tenants.api.base import TenantAPIView, respond
-from tenants.api.pagination import paginate
 from tenants.api.serializers import (
     ApiKeyCreatedOutput,
     ApiKeyCreateInput,

@@ -16,7 +16,7 @@ from billing.models import Invoice, InvoiceLine, UsageEvent, UsageRollup
 from billing.periods import period_containing
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS
 from billing.rollup import rollup_usage
-from saas.errors import InvalidRequest
+from core.errors import InvalidRequest
 from tests.billing.helpers import record
 
 LAST_MONTH = period_containing(timezone.now()).previous()

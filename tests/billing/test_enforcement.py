@@ -17,7 +17,7 @@ from billing import enforcement, services
 from billing.alerts import spend_alerts_check
 from billing.enforcement import ensure_billable
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
-from saas.errors import BillingError
+from core.errors import BillingError
 from tenants.models import AuditEvent, Tenant
 from tests.billing.helpers import record
 from tests.factories import make_tenant

@@ -23,7 +23,7 @@ from billing.models import BillingAccount, Invoice, InvoiceLine, StripeEvent, Us
 from billing.periods import period_containing
 from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS
 from billing.reconcile import reconcile_stripe
-from saas.errors import BillingError
+from core.errors import BillingError
 from tenants.models import AuditEvent, Tenant
 from tests.billing.helpers import record
 from tests.billing.localstripe_server import SECRET

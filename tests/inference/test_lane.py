@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from django.db import OperationalError
 
+from core.worker_health import heartbeat_key
 from inference import lane
 from inference.runtime import worker
 from inference.runtime.batcher import Job
 from inference.runtime.consumer import LaneConsumer
-from saas.worker_health import heartbeat_key
 
 QUEUE = "inference-lane-test"
 

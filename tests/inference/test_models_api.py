@@ -46,7 +46,7 @@ def test_activation_needs_the_train_scope(tenant_a, base_model):
 def test_a_family_may_not_take_a_base_model_name(tenant_a, base_model):
     import pytest
 
-    from saas.errors import InvalidRequest
+    from core.errors import InvalidRequest
 
     with pytest.raises(InvalidRequest, match="name of a base model"):
         make_model_version(tenant_a, base_model, family=base_model.name)

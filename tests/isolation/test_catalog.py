@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection, connections
 
-from tenants.context import TenantContextMissing, tenant_context
+from core.context import TenantContextMissing, tenant_context
 from tenants.models import ApiKey, AuditEvent
 
 

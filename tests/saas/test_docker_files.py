@@ -103,7 +103,7 @@ def returned_dict_keys(module: Path, function: str) -> set[str]:
 
 
 def known_queues() -> tuple[str, ...]:
-    return ast.literal_eval(top_level_value(ROOT / "saas" / "worker_health.py", "QUEUES"))
+    return ast.literal_eval(top_level_value(ROOT / "core" / "worker_health.py", "QUEUES"))
 
 
 def entrypoint_subcommands() -> set[str]:
@@ -331,7 +331,7 @@ _PYTHON_ENV_READS = re.compile(
     r"""(?:os\.environ(?:\.get|\.setdefault)?\(|os\.environ\[|os\.getenv\(|"""
     r"""\benv\.(?:str|int|bool|float|list|json|url)\()\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
-CODE_PACKAGES = ("saas", "tenants", "billing", "inference", "training", "ml", "portal")
+CODE_PACKAGES = ("saas", "core", "tenants", "billing", "inference", "training", "ml", "portal")
 
 
 def environment_variables_read() -> set[str]:

@@ -5,9 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.models import IdempotencyRecord
 from tenants import api_keys, services
 from tenants.authentication import LAST_USED_RESOLUTION
-from tenants.models import ApiKey, AuditEvent, IdempotencyRecord
+from tenants.models import ApiKey, AuditEvent
 from tests.factories import api_client
 
 
@@ -134,7 +135,7 @@ def test_revocation_is_audited(tenant_a):
 
 
 def test_service_rejects_unknown_scopes(tenant_a):
-    from saas.errors import InvalidRequest
+    from core.errors import InvalidRequest
 
     with tenant_a.context(), pytest.raises(InvalidRequest, match="bogus"):
         services.api_key_create(tenant_a.tenant, actor=tenant_a.owner, name="x", scopes=["bogus"])

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from saas.errors import Conflict, NotFound, PermissionDenied
+from core.errors import Conflict, NotFound, PermissionDenied
 from tenants import services
 from tenants.models import Invitation, Membership, User
 from tenants.roles import Permission, Role, role_allows
@@ -84,7 +84,7 @@ def test_role_changes_are_audited(tenant_a):
 def test_a_person_sees_their_own_memberships_across_organisations(tenant_a, tenant_b):
     from django.db import connection
 
-    from tenants.context import user_context
+    from core.context import user_context
 
     user = User.objects.create_user("both@example.test")
     for handle in (tenant_a, tenant_b):

@@ -2,8 +2,8 @@
 
 from drf_spectacular.utils import extend_schema
 
-from tenants.api.base import TenantAPIView, respond
-from tenants.api.pagination import paginate
+from core.api.pagination import paginate
+from core.api.views import TenantAPIView, respond
 from tenants.roles import Scope
 from training import selectors
 from training.api.serializers import (

@@ -18,8 +18,8 @@ from typing import Any
 
 from django.db import connections
 
+from core.context import tenant_context
 from ml.finetune import FineTuneCallbacks
-from tenants.context import tenant_context
 from tenants.models import Tenant
 from training.conf import setting
 from training.services.lifecycle import StartedJob, job_record_progress

@@ -13,15 +13,15 @@ import json
 import logging
 from pathlib import PurePosixPath
 
+from celery import current_app
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from saas.celery import app
-from saas.errors import Conflict, InvalidRequest
+from core.errors import Conflict, InvalidRequest
+from core.ids import new_public_id
 from tenants.audit import audit
-from tenants.ids import new_public_id
 from tenants.models import Tenant
 from training.conf import archive_limits
 from training.dataset_archive import ArchiveRejected, read_dataset_archive
@@ -82,7 +82,7 @@ def dataset_create(tenant: Tenant, *, actor, upload, name: str = "") -> Dataset:
                 size_bytes=dataset.size_bytes,
             )
             transaction.on_commit(
-                lambda: app.send_task(VALIDATE_TASK, args=[tenant.pk, dataset.public_id])
+                lambda: current_app.send_task(VALIDATE_TASK, args=[tenant.pk, dataset.public_id])
             )
     except BaseException:
         delete_prefix(dataset_prefix(tenant, dataset.public_id))

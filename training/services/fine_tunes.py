@@ -9,9 +9,9 @@ from django.db import transaction
 
 from billing.enforcement import ensure_billable
 from billing.price_book import TRAINING_SECONDS
+from core.errors import InvalidRequest, NotFound
 from inference.models import BaseModel
 from inference.services import FAMILY_PATTERN
-from saas.errors import InvalidRequest, NotFound
 from tenants.audit import actor_label, audit
 from tenants.models import Tenant
 from training.conf import setting

@@ -29,18 +29,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.price_book import TRAINING_SECONDS
 from billing.usage import UsageDraft, usage_record
+from core.context import tenant_context
+from core.errors import Conflict
+from core.ids import new_public_id
 from inference.selectors import base_model_path
 from inference.services import model_version_create
-from saas.celery import app
-from saas.errors import Conflict
 from tenants.audit import audit
-from tenants.context import tenant_context
-from tenants.ids import new_public_id
 from tenants.models import Tenant
 from tenants.scoping import unscoped
 from training.conf import setting
@@ -165,7 +165,7 @@ def dispatch_waiting(tenant: Tenant) -> list[str]:
     jobs.filter(pk__in=[pk for pk, _ in chosen]).update(dispatched_at=timezone.now())
     for _, job_id in chosen:
         transaction.on_commit(
-            lambda job_id=job_id: app.send_task(RUN_TASK, args=[tenant.pk, job_id])
+            lambda job_id=job_id: current_app.send_task(RUN_TASK, args=[tenant.pk, job_id])
         )
     return [job_id for _, job_id in chosen]
 

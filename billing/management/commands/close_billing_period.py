@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from billing.closing import close_period
 from billing.periods import parse_period, period_containing
-from saas.errors import ApiError
+from core.errors import ApiError
 from tenants.models import Tenant
 
 

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from saas.errors import ApiError
+from core.context import tenant_context
+from core.errors import ApiError
 from tenants import services
-from tenants.context import tenant_context
 from tenants.roles import Scope
 
 

@@ -1,18 +1,19 @@
 """The current tenant, user and unscoped flag of this request, task or command.
 
-Plain context variables, so each request (see saas.middleware) and each Celery
+Plain context variables, so each request (see core.middleware) and each Celery
 task starts empty.  Layer 2 (the ORM manager) and layer 3 (the per-statement
-PostgreSQL setting in saas.db) both read them; nothing else selects a tenant.
+PostgreSQL setting in core.db) both read them; nothing else selects a tenant.
 """
 
 from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from tenants.models import Tenant
+from django.db.models import Model
+
+# The organisation model (settings.TENANT_MODEL); the kernel names no app.
+Tenant = Model
 
 _tenant: contextvars.ContextVar[Tenant | None] = contextvars.ContextVar("tenant", default=None)
 _user_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
@@ -91,7 +92,7 @@ def database_settings_sql() -> str:
 def enter_request_tenant(tenant: Tenant) -> None:
     """Select the tenant for the rest of this request.
 
-    No reset is needed: saas.middleware runs every request in a fresh context,
+    No reset is needed: core.middleware runs every request in a fresh context,
     which is discarded when the request ends.
     """
     _tenant.set(tenant)

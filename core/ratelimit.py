@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import redis
-from django.conf import settings
+from core.redis import Use, client
 
 _GCRA = """
 local now = redis.call('TIME')
@@ -71,13 +70,8 @@ class Decision:
 
 
 @cache
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.RATE_LIMIT_REDIS_URL)
-
-
-@cache
 def _script():
-    return _client().register_script(_GCRA)
+    return client(Use.COUNTERS).register_script(_GCRA)
 
 
 def check(buckets: list[Bucket]) -> Decision:

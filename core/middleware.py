@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import re
 
-from tenants.ids import random_token
+from core.ids import random_token
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from saas.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 

@@ -8,27 +8,44 @@ handlers; they may not replace the machinery (enforced at class creation).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from django.conf import settings
+from django.db.models import Model
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from saas.errors import ApiError, PermissionDenied, RateLimited, api_exception_handler
-from tenants import ratelimit
-from tenants.api.idempotency import run_idempotently
-from tenants.authentication import ApiPrincipal, authenticate
-from tenants.context import enter_request_tenant
+from core import ratelimit
+from core.api.idempotency import run_idempotently
+from core.context import enter_request_tenant
+from core.errors import (
+    ApiError,
+    AuthenticationFailed,
+    PermissionDenied,
+    RateLimited,
+    api_exception_handler,
+)
 
 _SEALED = ("dispatch", "initial", "finalize_response", "get_authenticators", "check_permissions",
            "perform_authentication")
 _HANDLERS = ("get", "post", "put", "patch", "delete")
 
 
+class Principal(Protocol):
+    """Who calls: what the configured authentication (tenants' API keys) resolves."""
+
+    tenant: Model
+    api_key_id: int
+    scopes: frozenset[str]
+
+
 class TenantAPIView(APIView):
     required_scopes: dict[str, str] = {}
-    authentication_classes = ()
+    # Authentication is DRF's DEFAULT_AUTHENTICATION_CLASSES (tenants' API-key
+    # class): it answers the principal, or None when no key was sent.
     permission_classes = ()
 
-    principal: ApiPrincipal
+    principal: Principal
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -36,6 +53,10 @@ class TenantAPIView(APIView):
             if name in cls.__dict__:
                 raise TypeError(f"{cls.__name__} may not override {name}(): tenant resolution "
                                 "is done once, in TenantAPIView.")
+        for name in ("authentication_classes", "permission_classes"):
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} may not set {name}: every endpoint "
+                                "authenticates the same way.")
         for method in _HANDLERS:
             if hasattr(cls, method) and method.upper() not in cls.required_scopes:
                 raise TypeError(f"{cls.__name__}.{method}() has no entry in required_scopes.")
@@ -45,10 +66,13 @@ class TenantAPIView(APIView):
         return self.principal.tenant
 
     def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.principal = authenticate(request.headers.get("Authorization", ""))
+        super().initial(request, *args, **kwargs)  # authenticates (request.user)
+        if request.user is None:
+            raise AuthenticationFailed(
+                "No API key provided: send 'Authorization: Bearer <api key>'.",
+                code="missing_api_key")
+        self.principal = request.user
         enter_request_tenant(self.principal.tenant)
-        request.principal = self.principal
         self._rate = ratelimit.check([
             ratelimit.Bucket(f"key:{self.principal.api_key_id}", settings.RATE_LIMIT_PER_KEY),
             ratelimit.Bucket(f"tenant:{self.tenant.pk}", settings.RATE_LIMIT_PER_TENANT),

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from functools import cache
 
 import redis
-from django.conf import settings
+
+from core import redis as core_redis
+from core.redis import Use
 
 QUEUES = ("inference", "training", "default")
 INTERVAL_S, TTL_S = 3, 10
 
 
-@cache
 def client() -> redis.Redis:
-    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"],
-                                socket_timeout=2, socket_connect_timeout=2)
+    return core_redis.client(Use.HEARTBEATS)
 
 
 def heartbeat_key(queue: str, hostname: str) -> str:

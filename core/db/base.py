@@ -12,7 +12,7 @@ empty and the row-level-security policies match nothing: it fails closed.
 
 from django.db.backends.postgresql import base
 
-from tenants.context import database_settings_sql
+from core.context import database_settings_sql
 
 # Transaction control carries no tenant, and after an error PostgreSQL would
 # refuse the prefix itself ("current transaction is aborted"), so a rollback

@@ -16,8 +16,9 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from saas.errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
-from tenants.models import IdempotencyRecord, Tenant
+from core.context import Tenant
+from core.errors import ApiError, Conflict, InvalidRequest, ServiceUnavailable
+from core.models import IdempotencyRecord
 
 
 def request_fingerprint(request) -> str:
