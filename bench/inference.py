@@ -44,10 +44,14 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-ENV = {"MODELHOUSE_DB_NAME": "modelhouse_bench", "MODELHOUSE_REDIS_DB_OFFSET": "12",
-       "RATE_LIMIT_PER_KEY": "10000000",
-       "RATE_LIMIT_PER_TENANT": "10000000", "DJANGO_SETTINGS_MODULE": "saas.settings.local",
-       "DEBUG": "false"}
+ENV = {
+    "MODELHOUSE_DB_NAME": "modelhouse_bench",
+    "MODELHOUSE_REDIS_DB_OFFSET": "12",
+    "RATE_LIMIT_PER_KEY": "10000000",
+    "RATE_LIMIT_PER_TENANT": "10000000",
+    "DJANGO_SETTINGS_MODULE": "saas.settings.local",
+    "DEBUG": "false",
+}
 os.environ.update(ENV)
 BATCH_CLIENTS = 16  # 32-image requests: enough in flight to keep the worker busy
 
@@ -83,8 +87,14 @@ class Result:
         return float(np.percentile(self.latencies, q) * 1000) if self.latencies else float("nan")
 
 
-def drive(port: int, targets: list[Target], clients: int, seconds: float,
-          images_per_request: int, method: str = "POST") -> Result:
+def drive(
+    port: int,
+    targets: list[Target],
+    clients: int,
+    seconds: float,
+    images_per_request: int,
+    method: str = "POST",
+) -> Result:
     """``clients`` threads, each on its own keep-alive connection, for ``seconds``."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
@@ -102,8 +112,7 @@ def drive(port: int, targets: list[Target], clients: int, seconds: float,
                 headers["Content-Type"] = target.content_type
             began = time.perf_counter()
             try:
-                connection.request(method, target.path, body=target.body or None,
-                                   headers=headers)
+                connection.request(method, target.path, body=target.body or None, headers=headers)
                 response = connection.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -134,8 +143,10 @@ def multipart(images: list[bytes]) -> tuple[bytes, str]:
     boundary = "modelhousebench"
     body = io.BytesIO()
     for n, image in enumerate(images):
-        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                   f"filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".encode())
+        body.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{n}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+        )
         body.write(image + b"\r\n")
     body.write(f"--{boundary}--\r\n".encode())
     return body.getvalue(), f"multipart/form-data; boundary={boundary}"
@@ -159,13 +170,21 @@ def free_port() -> int:
 
 
 def start_stack(port: int, metering: bool, redis_offset: str | None = None) -> subprocess.Popen:
-    env = {**os.environ, "INFERENCE_METERING": "true" if metering else "false",
-           "WEB_CONCURRENCY": "2"}
+    env = {
+        **os.environ,
+        "INFERENCE_METERING": "true" if metering else "false",
+        "WEB_CONCURRENCY": "2",
+    }
     if redis_offset is not None:
         env["MODELHOUSE_REDIS_DB_OFFSET"] = redis_offset
-    process = subprocess.Popen([sys.executable, "manage.py", "runstack", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runstack", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -205,25 +224,43 @@ def prepare(models: int, tenants: int):
     handles, tenant_models = [], []
     with tempfile.TemporaryDirectory() as scratch:
         for t in range(tenants):
-            tenant, owner = services.tenant_create(name=f"bench {t}",
-                                                   owner_email=f"bench{t}@bench.test")
+            tenant, owner = services.tenant_create(
+                name=f"bench {t}", owner_email=f"bench{t}@bench.test"
+            )
             with tenant_context(tenant):
-                key = services.api_key_create(tenant, actor=owner, name="bench",
-                                              scopes=[s.value for s in Scope]).secret
+                key = services.api_key_create(
+                    tenant, actor=owner, name="bench", scopes=[s.value for s in Scope]
+                ).secret
                 handles.append(key)
                 for m in range(models // tenants):
                     labels = [f"class-{i}" for i in range(int(rng.integers(2, 20)))]
                     directory = Path(scratch) / f"{t}-{m}"
-                    metadata = save_artifact(directory, ArtifactMetadata(
-                        kind="head", labels=labels, input_shape=base.input_shape,
-                        feature_layer=None, base_model=BaseReference(base.name, base.checksum),
-                        feature_dim=base.feature_dim), head=HeadWeights(
-                        rng.normal(size=(base.feature_dim, len(labels))).astype("float32"),
-                        np.zeros(len(labels), "float32")))
+                    metadata = save_artifact(
+                        directory,
+                        ArtifactMetadata(
+                            kind="head",
+                            labels=labels,
+                            input_shape=base.input_shape,
+                            feature_layer=None,
+                            base_model=BaseReference(base.name, base.checksum),
+                            feature_dim=base.feature_dim,
+                        ),
+                        head=HeadWeights(
+                            rng.normal(size=(base.feature_dim, len(labels))).astype("float32"),
+                            np.zeros(len(labels), "float32"),
+                        ),
+                    )
                     version = model_version_create(
-                        tenant, actor=owner, family=f"m{m}", base_model=base, kind="head",
-                        artifact_dir=directory, labels=labels, input_shape=base.input_shape,
-                        checksum=metadata.checksum)
+                        tenant,
+                        actor=owner,
+                        family=f"m{m}",
+                        base_model=base,
+                        kind="head",
+                        artifact_dir=directory,
+                        labels=labels,
+                        input_shape=base.input_shape,
+                        checksum=metadata.checksum,
+                    )
                     tenant_models.append((key, version.public_id))
     return base, handles[0], tenant_models
 
@@ -238,8 +275,7 @@ def raw_forward(base, batch: int, seconds: float) -> float:
     engine = ServingEngine()
     engine.load_base(load_artifact(served.base_path))
     engine.load(served.public_id, load_artifact(served.artifact_path))
-    images = np.random.default_rng(0).integers(0, 256, (batch, *base.input_shape),
-                                               dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, (batch, *base.input_shape), dtype=np.uint8)
     for _ in range(3):
         engine.predict([(served.public_id, images)])
     count, began = 0, time.perf_counter()
@@ -256,13 +292,21 @@ def paired(numerators: list[float], denominators: list[float]) -> str:
     return f"{ratios[len(ratios) // 2]:5.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
 
 
-def line(name: str, load: Load, reference: list[float] | None = None, ref_name: str = "",
-         unit: str = "images/s") -> None:
+def line(
+    name: str,
+    load: Load,
+    reference: list[float] | None = None,
+    ref_name: str = "",
+    unit: str = "images/s",
+) -> None:
     result = load.result
     value = result.ips if unit == "images/s" else result.rps
     ratio = f"  {paired(load.ips, reference)} {ref_name}" if reference else ""
-    print(f"{name:<44} {value:9.1f} {unit:<10} p50 {result.pct(50):7.1f} ms  "
-          f"p99 {result.pct(99):7.1f} ms  errors {result.errors}{ratio}", flush=True)
+    print(
+        f"{name:<44} {value:9.1f} {unit:<10} p50 {result.pct(50):7.1f} ms  "
+        f"p99 {result.pct(99):7.1f} ms  errors {result.errors}{ratio}",
+        flush=True,
+    )
 
 
 @dataclass
@@ -277,8 +321,16 @@ class Load:
     rounds: list[Result] = field(default_factory=list)
 
     def run(self, seconds: float) -> None:
-        self.rounds.append(drive(self.port, self.targets, self.clients, seconds,
-                                 self.images_per_request, method=self.method))
+        self.rounds.append(
+            drive(
+                self.port,
+                self.targets,
+                self.clients,
+                seconds,
+                self.images_per_request,
+                method=self.method,
+            )
+        )
 
     @property
     def ips(self) -> list[float]:
@@ -288,9 +340,13 @@ class Load:
     def result(self) -> Result:
         """The median round's throughput; latencies and errors of all rounds."""
         median = sorted(self.rounds, key=lambda r: r.ips)[len(self.rounds) // 2]
-        return Result(median.requests, median.images, median.seconds,
-                      [x for r in self.rounds for x in r.latencies],
-                      sum(r.errors for r in self.rounds))
+        return Result(
+            median.requests,
+            median.images,
+            median.seconds,
+            [x for r in self.rounds for x in r.latencies],
+            sum(r.errors for r in self.rounds),
+        )
 
 
 def main() -> None:
@@ -307,10 +363,12 @@ def main() -> None:
     batch_body, batch_type = multipart([photo(n) for n in range(32)])
     base_single = [Target(f"/v1/models/{base.public_id}/predict", key, single_body, single_type)]
     base_batch = [Target(f"/v1/models/{base.public_id}/predict", key, batch_body, batch_type)]
-    mix_single = [Target(f"/v1/models/{m}/predict", k, single_body, single_type)
-                  for k, m in tenant_models]
-    mix_batch = [Target(f"/v1/models/{m}/predict", k, batch_body, batch_type)
-                 for k, m in tenant_models]
+    mix_single = [
+        Target(f"/v1/models/{m}/predict", k, single_body, single_type) for k, m in tenant_models
+    ]
+    mix_batch = [
+        Target(f"/v1/models/{m}/predict", k, batch_body, batch_type) for k, m in tenant_models
+    ]
 
     on_port, off_port = free_port(), free_port()
     # In round order: each figure is measured right next to its reference.
@@ -330,8 +388,10 @@ def main() -> None:
     # Both stacks run at once (the metering-off one on its own Redis databases, so
     # its worker claims only its own lane) and every figure is measured in each
     # round, so machine noise hits references and measurements alike.
-    stacks = [start_stack(on_port, metering=True),
-              start_stack(off_port, metering=False, redis_offset="4")]
+    stacks = [
+        start_stack(on_port, metering=True),
+        start_stack(off_port, metering=False, redis_offset="4"),
+    ]
     try:
         for port in (on_port, off_port):
             drive(port, base_single, 8, 2, 1)  # warm-up
@@ -347,29 +407,50 @@ def main() -> None:
             stop_stack(stack)
 
     raw32 = sorted(raw_rounds)[len(raw_rounds) // 2]
-    print(f"\nmedian of {args.rounds} interleaved rounds of {args.seconds:g} s each; "
-          "ratios: median (and range) of the rounds' own ratios\n")
+    print(
+        f"\nmedian of {args.rounds} interleaved rounds of {args.seconds:g} s each; "
+        "ratios: median (and range) of the rounds' own ratios\n"
+    )
     print(f"{'raw forward pass, batch 32 (in process)':<44} {raw32:9.1f} images/s", flush=True)
     line("bare authenticated GET /v1/ping, 32 clients", loads["ping"], unit="req/s")
     for clients in (1, 8, 32):
         line(f"1-image requests, {clients} clients", loads[f"single{clients}"])
     line("32-image requests, 4 clients", loads["batch4"], raw_rounds, "of raw forward pass")
-    line(f"32-image requests, {BATCH_CLIENTS} clients", loads["batch"], raw_rounds,
-         "of raw forward pass")
+    line(
+        f"32-image requests, {BATCH_CLIENTS} clients",
+        loads["batch"],
+        raw_rounds,
+        "of raw forward pass",
+    )
     ping_rps = [r.rps for r in loads["ping"].rounds]
-    print(f"{'1-image @32 clients vs bare endpoint':<44} {loads['single32'].result.rps:9.1f} "
-          f"req/s{'':34}{paired(loads['single32'].ips, ping_rps)} of /v1/ping")
-    line(f"1-image, 32 clients, {len(tenant_models)} tenant models", loads["mix_single"],
-         loads["single32"].ips, "of one model")
-    line(f"32-image, {BATCH_CLIENTS} clients, {len(tenant_models)} tenant models",
-         loads["mix_batch"], loads["batch"].ips, "of one model")
+    print(
+        f"{'1-image @32 clients vs bare endpoint':<44} {loads['single32'].result.rps:9.1f} "
+        f"req/s{'':34}{paired(loads['single32'].ips, ping_rps)} of /v1/ping"
+    )
+    line(
+        f"1-image, 32 clients, {len(tenant_models)} tenant models",
+        loads["mix_single"],
+        loads["single32"].ips,
+        "of one model",
+    )
+    line(
+        f"32-image, {BATCH_CLIENTS} clients, {len(tenant_models)} tenant models",
+        loads["mix_batch"],
+        loads["batch"].ips,
+        "of one model",
+    )
     line("1-image, 32 clients, metering OFF", loads["off_single"])
-    print(f"{'metering cost, 1-image @32 clients':<44} "
-          f"{paired(loads['single32'].ips, loads['off_single'].ips)} of throughput without "
-          "metering")
+    print(
+        f"{'metering cost, 1-image @32 clients':<44} "
+        f"{paired(loads['single32'].ips, loads['off_single'].ips)} of throughput without "
+        "metering"
+    )
     line(f"32-image, {BATCH_CLIENTS} clients, metering OFF", loads["off_batch"])
-    print(f"{'metering cost, 32-image requests':<44} "
-          f"{paired(loads['batch'].ips, loads['off_batch'].ips)} of throughput without metering")
+    print(
+        f"{'metering cost, 32-image requests':<44} "
+        f"{paired(loads['batch'].ips, loads['off_batch'].ips)} of throughput without metering"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -16,8 +16,7 @@ def main() -> int:
     failed = []
     for name in BENCHES:
         print(f"\n=== bench/{name} ===", flush=True)
-        if subprocess.run([sys.executable, str(here / name)],
-                          check=False).returncode:
+        if subprocess.run([sys.executable, str(here / name)], check=False).returncode:
             failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}")

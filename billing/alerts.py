@@ -124,5 +124,6 @@ def _mail(
             recipient_list=recipients,
         )
     except (smtplib.SMTPException, OSError):
-        logger.exception("billing: could not mail the %s%% %s alert of %s", threshold, what,
-                         tenant.public_id)
+        logger.exception(
+            "billing: could not mail the %s%% %s alert of %s", threshold, what, tenant.public_id
+        )

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Sum
@@ -42,6 +43,8 @@ from core.ids import new_public_ids
 from tenants.models import Tenant
 from tenants.scoping import unscoped
 
+# The task (billing.tasks) that hands an invoice to Stripe, sent by name after commit.
+SYNC_INVOICE_TASK = "billing.sync_invoice"
 _RATED_KINDS = ("usage", "spend_cap_credit")  # what adjustments re-rate; the fee never changes
 _UNIT_PRICE_PLACES = Decimal("0.000001")
 
@@ -432,6 +435,9 @@ def _insert_rows(table: str, columns: tuple[tuple[str, str], ...], rows: list) -
 
 
 def _schedule_provider_sync(invoices: list[CreatedInvoice]) -> None:
-    from billing.tasks import schedule_invoice_sync
-
-    schedule_invoice_sync([invoice for invoice in invoices if invoice.amount_due_minor > 0])
+    """Hand invoices with something due to the provider; the local provider needs nothing."""
+    if settings.BILLING_PROVIDER != "stripe":
+        return
+    for invoice in invoices:
+        if invoice.amount_due_minor > 0:
+            current_app.send_task(SYNC_INVOICE_TASK, args=[invoice.tenant_id, invoice.pk])

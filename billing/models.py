@@ -67,8 +67,13 @@ class UsageRollup(TenantOwnedModel):
     unique key leads with it).
     """
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+",
-                               db_constraint=False, db_index=False)
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     hour = models.DateTimeField()
     meter = models.CharField(max_length=40)
     model_ref = models.CharField(max_length=40, blank=True)

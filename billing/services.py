@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -22,6 +23,9 @@ from core.errors import Conflict, InvalidRequest
 from tenants.audit import actor_label, audit
 from tenants.models import Tenant
 from tenants.scoping import unscoped
+
+# The task (billing.tasks) that refunds a credit note through Stripe, sent by name after commit.
+REFUND_TASK = "billing.refund_credit_note"
 
 Status = Invoice.Status
 
@@ -226,9 +230,7 @@ def _ensure_refundable_in_stripe(invoice: Invoice) -> None:
 
 
 def _schedule_refund(note: CreditNote) -> None:
-    from billing.tasks import refund_credit_note  # billing.tasks imports this module
-
-    refund_credit_note.delay(note.tenant_id, note.pk)
+    current_app.send_task(REFUND_TASK, args=[note.tenant_id, note.pk])
 
 
 @transaction.atomic

@@ -14,8 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from billing import alerts, refunds, services, stripe_sync, webhooks
-from billing.closing import CreatedInvoice
+from billing import alerts, closing, refunds, services, stripe_sync, webhooks
 from billing.closing import close_period as close_period_service
 from billing.models import CreditNote, Invoice, StripeEvent
 from billing.periods import parse_period, period_containing
@@ -72,16 +71,8 @@ def close_previous_period() -> dict:
     return close_period(period_containing(timezone.now()).previous().label)
 
 
-def schedule_invoice_sync(invoices: list[CreatedInvoice]) -> None:
-    """Hand new invoices to the provider (after commit); the local provider needs nothing."""
-    if settings.BILLING_PROVIDER != "stripe":
-        return
-    for invoice in invoices:
-        sync_invoice.delay(invoice.tenant_id, invoice.pk)
-
-
 @shared_task(
-    name="billing.sync_invoice",
+    name=closing.SYNC_INVOICE_TASK,
     autoretry_for=(Exception,),
     retry_backoff=60,
     max_retries=8,
@@ -94,7 +85,7 @@ def sync_invoice(tenant_id: int, invoice_id: int) -> str:
 
 
 @shared_task(
-    name="billing.refund_credit_note",
+    name=services.REFUND_TASK,
     autoretry_for=(Exception,),
     retry_backoff=60,
     max_retries=8,
@@ -108,7 +99,7 @@ def refund_credit_note(tenant_id: int, credit_note_id: int) -> str:
 
 
 @shared_task(
-    name="billing.process_stripe_event",
+    name=webhooks.PROCESS_EVENT_TASK,
     autoretry_for=(Exception,),
     retry_backoff=30,
     max_retries=8,

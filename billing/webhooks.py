@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -33,6 +34,8 @@ from tenants.scoping import unscoped
 
 logger = logging.getLogger(__name__)
 ACTOR = "stripe"
+# The task (billing.tasks) that applies a stored event, sent by name after commit.
+PROCESS_EVENT_TASK = "billing.process_stripe_event"
 _INVOICE_EVENTS = {
     "invoice.paid",
     "invoice.payment_succeeded",
@@ -63,9 +66,7 @@ def stripe_event_receive(payload: bytes, signature: str | None) -> tuple[StripeE
 
 
 def _enqueue(event_id: str) -> None:
-    from billing.tasks import process_stripe_event
-
-    process_stripe_event.delay(event_id)
+    current_app.send_task(PROCESS_EVENT_TASK, args=[event_id])
 
 
 def stripe_event_process(event_id: str) -> str:

@@ -33,7 +33,8 @@ def require_tenant() -> Tenant:
     if tenant is None:
         raise TenantContextMissing(
             "No tenant in context: enter tenant_context(tenant) or, for a deliberate "
-            "cross-tenant read, tenants.scoping.unscoped(reason=...).")
+            "cross-tenant read, tenants.scoping.unscoped(reason=...)."
+        )
     return tenant
 
 
@@ -84,9 +85,11 @@ def database_settings_sql() -> str:
     user_id = _user_id.get()
     user = "" if user_id is None else str(int(user_id))
     unscoped = "on" if _unscoped.get() else ""
-    return (f"SELECT set_config('app.tenant_id', '{tenant_id}', true), "
-            f"set_config('app.user_id', '{user}', true), "
-            f"set_config('app.unscoped', '{unscoped}', true);")
+    return (
+        f"SELECT set_config('app.tenant_id', '{tenant_id}', true), "
+        f"set_config('app.user_id', '{user}', true), "
+        f"set_config('app.unscoped', '{unscoped}', true);"
+    )
 
 
 def enter_request_tenant(tenant: Tenant) -> None:

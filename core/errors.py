@@ -20,8 +20,15 @@ class ApiError(Exception):
     type = "invalid_request_error"
     code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
-                 status: int | None = None, headers: dict | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        status: int | None = None,
+        headers: dict | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.code
@@ -32,8 +39,14 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict:
-        return {"error": {"type": self.type, "code": self.code, "message": self.message,
-                          "param": self.param}}
+        return {
+            "error": {
+                "type": self.type,
+                "code": self.code,
+                "message": self.message,
+                "param": self.param,
+            }
+        }
 
 
 class InvalidRequest(ApiError):
@@ -103,8 +116,9 @@ def _first_validation_error(detail, param: str | None = None) -> tuple[str | Non
 def _from_drf(exc: drf.APIException) -> ApiError:
     if isinstance(exc, drf.ValidationError):
         param, code, message = _first_validation_error(exc.detail)
-        return InvalidRequest(message, code=code if code != "invalid" else "invalid_parameter",
-                              param=param)
+        return InvalidRequest(
+            message, code=code if code != "invalid" else "invalid_parameter", param=param
+        )
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
         return AuthenticationFailed(str(exc.detail))
     if isinstance(exc, drf.PermissionDenied):

@@ -27,8 +27,9 @@ def random_token(length: int) -> str:
 
 def new_public_ids(prefix: str, count: int) -> list[str]:
     text = random_token(count * PUBLIC_ID_LENGTH)
-    return [f"{prefix}_{text[n * PUBLIC_ID_LENGTH:(n + 1) * PUBLIC_ID_LENGTH]}"
-            for n in range(count)]
+    return [
+        f"{prefix}_{text[n * PUBLIC_ID_LENGTH : (n + 1) * PUBLIC_ID_LENGTH]}" for n in range(count)
+    ]
 
 
 def new_public_id(prefix: str) -> str:

@@ -43,8 +43,9 @@ class TenantOwnedModel(models.Model):
     # No index of its own: every subclass has a unique constraint leading with
     # tenant (public_id_constraint) that serves tenant lookups and cascades; a
     # second index on the column only cost every insert (the usage ledger's most).
-    tenant = models.ForeignKey(settings.TENANT_MODEL, on_delete=models.CASCADE, related_name="+",
-                               db_index=False)
+    tenant = models.ForeignKey(
+        settings.TENANT_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     public_id = models.CharField(max_length=40, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -64,8 +65,9 @@ class TenantOwnedModel(models.Model):
 
 
 def public_id_constraint(model_name: str) -> models.UniqueConstraint:
-    return models.UniqueConstraint(fields=["tenant", "public_id"],
-                                   name=f"{model_name}_tenant_public_id_uniq")
+    return models.UniqueConstraint(
+        fields=["tenant", "public_id"], name=f"{model_name}_tenant_public_id_uniq"
+    )
 
 
 class IdempotencyRecord(TenantOwnedModel):

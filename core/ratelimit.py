@@ -61,9 +61,11 @@ class Decision:
     reset_s: int
 
     def headers(self) -> dict[str, str]:
-        headers = {"X-RateLimit-Limit": str(self.limit),
-                   "X-RateLimit-Remaining": str(self.remaining),
-                   "X-RateLimit-Reset": str(self.reset_s)}
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_s),
+        }
         if not self.allowed:
             headers["Retry-After"] = str(self.retry_after_s)
         return headers
@@ -80,7 +82,12 @@ def check(buckets: list[Bucket]) -> Decision:
     for bucket in buckets:
         args += [max(1, 60_000 // max(1, bucket.per_minute)), bucket.per_minute]
     allowed, limit, remaining, retry_ms, reset_ms = _script()(
-        keys=[f"rl:{bucket.key}" for bucket in buckets], args=args)
-    return Decision(allowed=bool(allowed), limit=int(limit), remaining=max(0, int(remaining)),
-                    retry_after_s=max(1, -(-int(retry_ms) // 1000)) if not allowed else 0,
-                    reset_s=max(0, -(-int(reset_ms) // 1000)))
+        keys=[f"rl:{bucket.key}" for bucket in buckets], args=args
+    )
+    return Decision(
+        allowed=bool(allowed),
+        limit=int(limit),
+        remaining=max(0, int(remaining)),
+        retry_after_s=max(1, -(-int(retry_ms) // 1000)) if not allowed else 0,
+        reset_s=max(0, -(-int(reset_ms) // 1000)),
+    )

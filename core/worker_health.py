@@ -50,6 +50,7 @@ def start_heartbeat(queues: list[str], hostname: str) -> threading.Event:
 
 def live_workers() -> dict[str, int]:
     redis_client = client()
-    return {queue: sum(1 for _ in redis_client.scan_iter(match=heartbeat_key(queue, "*"),
-                                                         count=100))
-            for queue in QUEUES}
+    return {
+        queue: sum(1 for _ in redis_client.scan_iter(match=heartbeat_key(queue, "*"), count=100))
+        for queue in QUEUES
+    }

@@ -115,8 +115,12 @@ def _epoch_key(claims: str | bytes) -> str:
 
 def encode(payload: dict, images: np.ndarray, attempt: int = 0) -> bytes:
     header = {**payload, "shape": list(images.shape), "enqueued_at": time.time()}
-    return (f"{payload['prediction_id']} {attempt}\n".encode() + json.dumps(header).encode()
-            + b"\n" + np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    return (
+        f"{payload['prediction_id']} {attempt}\n".encode()
+        + json.dumps(header).encode()
+        + b"\n"
+        + np.ascontiguousarray(images, dtype=np.uint8).tobytes()
+    )
 
 
 def decode(raw: bytes) -> Entry:
@@ -191,23 +195,30 @@ class Claims:
         for epoch in epochs:
             counts[epoch] = counts.get(epoch, 0) + 1
         if counts:
-            self._ack(keys=[self.mine, self.epoch],
-                      args=[item for pair in counts.items() for item in pair], client=client)
+            self._ack(
+                keys=[self.mine, self.epoch],
+                args=[item for pair in counts.items() for item in pair],
+                client=client,
+            )
 
     def return_own(self) -> int:
         """On start: what this node's earlier processes claimed goes back to the lane."""
-        return sum(self._return(keys=[key, self.lane, "", _epoch_key(key)], args=["always"])
-                   for key in redis_client().scan_iter(match=claim_key(self.queue, self.node, "*"),
-                                                  count=100))
+        return sum(
+            self._return(keys=[key, self.lane, "", _epoch_key(key)], args=["always"])
+            for key in redis_client().scan_iter(
+                match=claim_key(self.queue, self.node, "*"), count=100
+            )
+        )
 
     def return_dead(self) -> int:
         """Claims of workers on this queue whose heartbeat has expired go back."""
         returned = 0
         prefix = claim_key(self.queue, "", "")[:-1]  # ends "claimed:"
         for key in redis_client().scan_iter(match=f"{prefix}*", count=100):
-            node = key.decode()[len(prefix):].rpartition(":")[0]
+            node = key.decode()[len(prefix) :].rpartition(":")[0]
             if node != self.node:
                 returned += self._return(
                     keys=[key, self.lane, heartbeat_key(self.queue, node), _epoch_key(key)],
-                    args=["if-dead"])
+                    args=["if-dead"],
+                )
         return returned

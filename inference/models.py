@@ -62,10 +62,14 @@ class ModelVersion(TenantOwnedModel):
     class Meta:
         constraints = [
             public_id_constraint("modelversion"),
-            models.UniqueConstraint(fields=["tenant", "family", "version"],
-                                    name="modelversion_family_version_uniq"),
-            models.UniqueConstraint(fields=["tenant", "family"], condition=models.Q(is_active=True),
-                                    name="modelversion_one_active_per_family"),
+            models.UniqueConstraint(
+                fields=["tenant", "family", "version"], name="modelversion_family_version_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "family"],
+                condition=models.Q(is_active=True),
+                name="modelversion_one_active_per_family",
+            ),
         ]
 
 

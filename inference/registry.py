@@ -53,17 +53,22 @@ def base_model_register(directory: Path, *, name: str | None = None) -> BaseMode
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     base, _ = BaseModel.objects.update_or_create(
         name=name,
-        defaults={"checksum": metadata["checksums"]["model.keras"],
-                  "artifact_path": _stored_path(directory),
-                  "labels": labels, "input_shape": metadata["input_shape"],
-                  "feature_dim": metadata["feature_dim"],
-                  "preprocessing_version": metadata["preprocessing_version"],
-                  "report": report})
+        defaults={
+            "checksum": metadata["checksums"]["model.keras"],
+            "artifact_path": _stored_path(directory),
+            "labels": labels,
+            "input_shape": metadata["input_shape"],
+            "feature_dim": metadata["feature_dim"],
+            "preprocessing_version": metadata["preprocessing_version"],
+            "report": report,
+        },
+    )
     forget_base_models()  # this process sees it at once; others within the TTL
     return base
 
 
 def committed_base_dirs() -> list[Path]:
     root = Path(settings.BASE_DIR) / DEFAULT_BASE_DIR
-    return sorted(p for p in root.iterdir() if (p / METADATA_FILE).exists()) if root.exists() \
-        else []
+    return (
+        sorted(p for p in root.iterdir() if (p / METADATA_FILE).exists()) if root.exists() else []
+    )

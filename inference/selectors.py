@@ -36,8 +36,12 @@ class ServedModel:
         return IMAGES_BASE if self.is_base else IMAGES_FINETUNED
 
     def payload(self) -> dict:
-        return {"id": self.public_id, "base_checksum": self.base_checksum,
-                "base_path": self.base_path, "artifact_path": self.artifact_path}
+        return {
+            "id": self.public_id,
+            "base_checksum": self.base_checksum,
+            "base_path": self.base_path,
+            "artifact_path": self.artifact_path,
+        }
 
 
 def base_model_path(base: BaseModel) -> Path:
@@ -48,27 +52,40 @@ def base_model_path(base: BaseModel) -> Path:
 def served_base(base: BaseModel) -> ServedModel:
     head = base_model_path(base) / SERVING_HEAD_DIR
     if not base.labels or not head.exists():
-        raise InvalidRequest(f"Base model '{base.name}' has no classification head of its own; "
-                             "fine-tune it and call the resulting model.",
-                             code="model_not_servable", param="model")
-    return ServedModel(public_id=base.public_id,
-                       input_size=(base.input_shape[0], base.input_shape[1]),
-                       base_checksum=base.checksum, base_path=str(base_model_path(base)),
-                       artifact_path=str(head), is_base=True)
+        raise InvalidRequest(
+            f"Base model '{base.name}' has no classification head of its own; "
+            "fine-tune it and call the resulting model.",
+            code="model_not_servable",
+            param="model",
+        )
+    return ServedModel(
+        public_id=base.public_id,
+        input_size=(base.input_shape[0], base.input_shape[1]),
+        base_checksum=base.checksum,
+        base_path=str(base_model_path(base)),
+        artifact_path=str(head),
+        is_base=True,
+    )
 
 
 def _served_version(version: ModelVersion) -> ServedModel:
     base = version.base_model
-    return ServedModel(public_id=version.public_id,
-                       input_size=(version.input_shape[0], version.input_shape[1]),
-                       base_checksum=base.checksum, base_path=str(base_model_path(base)),
-                       artifact_path=default_storage.path(version.artifact_key),
-                       is_base=False)
+    return ServedModel(
+        public_id=version.public_id,
+        input_size=(version.input_shape[0], version.input_shape[1]),
+        base_checksum=base.checksum,
+        base_path=str(base_model_path(base)),
+        artifact_path=default_storage.path(version.artifact_key),
+        is_base=False,
+    )
 
 
 def model_version_get(tenant: Tenant, *, model_id: str) -> ModelVersion:
-    version = (ModelVersion.objects.filter(tenant=tenant, public_id=model_id)
-               .select_related("base_model").first())
+    version = (
+        ModelVersion.objects.filter(tenant=tenant, public_id=model_id)
+        .select_related("base_model")
+        .first()
+    )
     if version is None:
         raise NotFound.for_id("model", model_id, param="id")
     return version
@@ -105,8 +122,12 @@ def model_lookup(tenant: Tenant, *, model_id: str) -> ModelVersion | BaseModel:
     base = _cached_base(model_id)
     if base is not None:
         return base
-    version = (ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
-               .filter(Q(public_id=model_id) | Q(family=model_id, is_active=True)).first())
+    version = (
+        ModelVersion.objects.filter(tenant=tenant)
+        .select_related("base_model")
+        .filter(Q(public_id=model_id) | Q(family=model_id, is_active=True))
+        .first()
+    )
     if version is not None:
         return version
     raise NotFound.for_id("model", model_id, param="id")
@@ -155,5 +176,8 @@ def prediction_get(tenant: Tenant, *, prediction_id: str) -> Prediction:
 
 def servable_base_models() -> list[ServedModel]:
     """The base models that answer predict calls themselves (they have a head)."""
-    return [served_base(base) for base in BaseModel.objects.exclude(labels=[])
-            if (base_model_path(base) / SERVING_HEAD_DIR).exists()]
+    return [
+        served_base(base)
+        for base in BaseModel.objects.exclude(labels=[])
+        if (base_model_path(base) / SERVING_HEAD_DIR).exists()
+    ]

@@ -36,33 +36,57 @@ class SyncResult:
     cold: bool
 
 
-def _ensure_billable(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
-                     inputs: PredictInput) -> None:
+def _ensure_billable(
+    tenant: Tenant, principal: ApiPrincipal, served: ServedModel, inputs: PredictInput
+) -> None:
     """Spend cap, key quota and account status: a 402 before anything is queued."""
-    ensure_billable(tenant, meter=served.meter, quantity=len(inputs.images),
-                    api_key_ref=principal.api_key_public_id)
+    ensure_billable(
+        tenant,
+        meter=served.meter,
+        quantity=len(inputs.images),
+        api_key_ref=principal.api_key_public_id,
+    )
 
 
-def predict_payload(tenant: Tenant, principal: ApiPrincipal, served: ServedModel,
-                    inputs: PredictInput, prediction_id: str, mode: str,
-                    request_id: str) -> dict:
+def predict_payload(
+    tenant: Tenant,
+    principal: ApiPrincipal,
+    served: ServedModel,
+    inputs: PredictInput,
+    prediction_id: str,
+    mode: str,
+    request_id: str,
+) -> dict:
     """What the worker needs besides the pixels: ids and the model's location
     (inference.lane carries both)."""
     return {
-        "tenant_id": tenant.pk, "prediction_id": prediction_id, "mode": mode,
-        "model": served.payload(), "top_k": inputs.top_k, "meter": served.meter,
-        "api_key_ref": principal.api_key_public_id, "request_id": request_id,
+        "tenant_id": tenant.pk,
+        "prediction_id": prediction_id,
+        "mode": mode,
+        "model": served.payload(),
+        "top_k": inputs.top_k,
+        "meter": served.meter,
+        "api_key_ref": principal.api_key_public_id,
+        "request_id": request_id,
     }
 
 
-def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: ServedModel,
-                        inputs: PredictInput, request_id: str = "") -> SyncResult:
+def prediction_run_sync(
+    tenant: Tenant,
+    *,
+    principal: ApiPrincipal,
+    served: ServedModel,
+    inputs: PredictInput,
+    request_id: str = "",
+) -> SyncResult:
     """Queue the images and wait for the worker; it stores and meters the prediction."""
     _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
     try:
-        lane.enqueue(predict_payload(tenant, principal, served, inputs, prediction_id, "sync",
-                                     request_id), inputs.images)
+        lane.enqueue(
+            predict_payload(tenant, principal, served, inputs, prediction_id, "sync", request_id),
+            inputs.images,
+        )
     except RedisError:
         raise ServiceUnavailable(LANE_DOWN, code="inference_unavailable") from None
     try:
@@ -70,26 +94,42 @@ def prediction_run_sync(tenant: Tenant, *, principal: ApiPrincipal, served: Serv
     except RedisError:  # queued: the worker will store it, as after a timeout
         answer = None
     if answer is None:
-        raise ApiError(f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
-                       f" s; it is still running as {prediction_id}: poll "
-                       f"GET /v1/predictions/{prediction_id}.", code="prediction_timeout",
-                       status=504)
+        raise ApiError(
+            f"The prediction did not finish within {settings.INFERENCE_SYNC_TIMEOUT_S:g}"
+            f" s; it is still running as {prediction_id}: poll "
+            f"GET /v1/predictions/{prediction_id}.",
+            code="prediction_timeout",
+            status=504,
+        )
     if not isinstance(answer, dict) or answer.get("status") != Prediction.Status.SUCCEEDED:
-        raise ApiError("The prediction failed on the inference worker.",
-                       code="prediction_failed", status=500)
-    return SyncResult(prediction_id=prediction_id, results=answer["results"],
-                      cold=bool(answer.get("cold")))
+        raise ApiError(
+            "The prediction failed on the inference worker.", code="prediction_failed", status=500
+        )
+    return SyncResult(
+        prediction_id=prediction_id, results=answer["results"], cold=bool(answer.get("cold"))
+    )
 
 
-def prediction_submit_async(tenant: Tenant, *, principal: ApiPrincipal, served: ServedModel,
-                            inputs: PredictInput, request_id: str = "") -> Prediction:
+def prediction_submit_async(
+    tenant: Tenant,
+    *,
+    principal: ApiPrincipal,
+    served: ServedModel,
+    inputs: PredictInput,
+    request_id: str = "",
+) -> Prediction:
     _ensure_billable(tenant, principal, served, inputs)
     with transaction.atomic():
         prediction = Prediction.objects.create(
-            tenant=tenant, model_ref=served.public_id, image_count=len(inputs.images),
-            top_k=inputs.top_k, api_key_ref=principal.api_key_public_id)
-        payload = predict_payload(tenant, principal, served, inputs, prediction.public_id,
-                                  "async", request_id)
+            tenant=tenant,
+            model_ref=served.public_id,
+            image_count=len(inputs.images),
+            top_k=inputs.top_k,
+            api_key_ref=principal.api_key_public_id,
+        )
+        payload = predict_payload(
+            tenant, principal, served, inputs, prediction.public_id, "async", request_id
+        )
     # After commit, so a worker never stores a prediction whose row was rolled back.
     try:
         lane.enqueue(payload, inputs.images)
@@ -107,8 +147,14 @@ def model_version_activate(tenant: Tenant, *, actor, version: ModelVersion) -> M
     family.exclude(pk=version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
     version.is_active = True
-    audit(tenant, actor=actor, action="model.activated", target=version.public_id,
-          family=version.family, previous=previous)
+    audit(
+        tenant,
+        actor=actor,
+        action="model.activated",
+        target=version.public_id,
+        family=version.family,
+        previous=previous,
+    )
     return version
 
 
@@ -116,27 +162,54 @@ FAMILY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
 @transaction.atomic
-def model_version_create(tenant: Tenant, *, actor, family: str, base_model, kind: str,
-                         artifact_dir: Path, labels: list[str], input_shape: list[int],
-                         checksum: str, metrics: dict | None = None,
-                         source: dict | None = None) -> ModelVersion:
+def model_version_create(
+    tenant: Tenant,
+    *,
+    actor,
+    family: str,
+    base_model,
+    kind: str,
+    artifact_dir: Path,
+    labels: list[str],
+    input_shape: list[int],
+    checksum: str,
+    metrics: dict | None = None,
+    source: dict | None = None,
+) -> ModelVersion:
     """Store a trained artifact under the tenant and register it as the family's next version.
 
     The first version of a family becomes active; later ones wait for an explicit
     activation (older versions stay for rollback).
     """
     if not re.match(FAMILY_PATTERN, family):
-        raise InvalidRequest("A model family is 1-64 lowercase letters, digits or '-'.",
-                             param="suffix")
+        raise InvalidRequest(
+            "A model family is 1-64 lowercase letters, digits or '-'.", param="suffix"
+        )
     if BaseModel.objects.filter(name=family).exists():
-        raise InvalidRequest(f"'{family}' is the name of a base model; choose another suffix.",
-                             code="suffix_taken", param="suffix")
-    latest = (ModelVersion.objects.select_for_update().filter(tenant=tenant, family=family)
-              .order_by("-version").first())
-    version = ModelVersion(tenant=tenant, family=family, version=(latest.version + 1) if latest
-                           else 1, base_model=base_model, kind=kind, checksum=checksum,
-                           labels=labels, input_shape=input_shape, metrics=metrics or {},
-                           source=source or {}, is_active=latest is None)
+        raise InvalidRequest(
+            f"'{family}' is the name of a base model; choose another suffix.",
+            code="suffix_taken",
+            param="suffix",
+        )
+    latest = (
+        ModelVersion.objects.select_for_update()
+        .filter(tenant=tenant, family=family)
+        .order_by("-version")
+        .first()
+    )
+    version = ModelVersion(
+        tenant=tenant,
+        family=family,
+        version=(latest.version + 1) if latest else 1,
+        base_model=base_model,
+        kind=kind,
+        checksum=checksum,
+        labels=labels,
+        input_shape=input_shape,
+        metrics=metrics or {},
+        source=source or {},
+        is_active=latest is None,
+    )
     version.public_id = new_public_id(ModelVersion.PUBLIC_ID_PREFIX)
     version.artifact_key = tenant_key(tenant, "models", version.public_id)
     for path in sorted(Path(artifact_dir).iterdir()):
@@ -144,6 +217,13 @@ def model_version_create(tenant: Tenant, *, actor, family: str, base_model, kind
             with path.open("rb") as handle:
                 default_storage.save(f"{version.artifact_key}/{path.name}", File(handle))
     version.save()
-    audit(tenant, actor=actor, action="model.created", target=version.public_id,
-          family=family, version=version.version, kind=kind)
+    audit(
+        tenant,
+        actor=actor,
+        action="model.created",
+        target=version.public_id,
+        family=family,
+        version=version.version,
+        kind=kind,
+    )
     return version

@@ -12,8 +12,9 @@ STOP_TIMEOUT_S = 20.0  # how long shutdown waits for claimed requests to be stor
 
 
 def _inference_queues(sender) -> list[str]:
-    return [queue.name for queue in sender.task_consumer.queues
-            if queue.name.startswith("inference")]
+    return [
+        queue.name for queue in sender.task_consumer.queues if queue.name.startswith("inference")
+    ]
 
 
 @worker_ready.connect

@@ -20,8 +20,13 @@ PREPROCESSING_VERSION = "rgb-bilinear-v1"
 
 # Content types we accept, keyed by Pillow's format name (sniffed from bytes,
 # never from a file name or a client-sent content type).
-ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp",
-                   "GIF": "image/gif", "BMP": "image/bmp"}
+ALLOWED_FORMATS = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+}
 
 
 @dataclass(frozen=True)
@@ -50,22 +55,28 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
     if len(data) > limits.max_bytes:
         raise ImageRejected(
             "image_too_large",
-            f"The image is {len(data)} bytes; the limit is {limits.max_bytes} bytes.", 413)
+            f"The image is {len(data)} bytes; the limit is {limits.max_bytes} bytes.",
+            413,
+        )
     try:
         # Only the allowed formats' parsers ever see the bytes (none of Pillow's
         # others, such as EPS, which would run Ghostscript).
         image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
     except Image.DecompressionBombError as exc:
-        raise ImageRejected("image_too_many_pixels", f"The image has too many pixels: {exc}",
-                            413) from None
+        raise ImageRejected(
+            "image_too_many_pixels", f"The image has too many pixels: {exc}", 413
+        ) from None
     except UnidentifiedImageError:
         raise ImageRejected(
             "unsupported_image_type",
             "The file is not an image in a supported format "
-            f"({', '.join(sorted(ALLOWED_FORMATS))}).", 415) from None
+            f"({', '.join(sorted(ALLOWED_FORMATS))}).",
+            415,
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is bad input
-        raise ImageRejected("image_undecodable", f"The image could not be read: {exc}.",
-                            400) from None
+        raise ImageRejected(
+            "image_undecodable", f"The image could not be read: {exc}.", 400
+        ) from None
     # The header's dimensions are known before any pixel is decoded: check them
     # first so a decompression bomb never allocates its pixels.  (Pillow's own
     # bomb warning is not needed for that, and turning warnings into errors with
@@ -75,7 +86,8 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
         raise ImageRejected(
             "image_too_many_pixels",
             f"The image has {width}x{height} pixels; the limit is {limits.max_pixels} pixels.",
-            413)
+            413,
+        )
     return image
 
 
@@ -93,12 +105,14 @@ def _decode(image: Image.Image) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise ImageRejected("image_too_many_pixels", str(exc), 413) from None
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt data is bad input
-        raise ImageRejected("image_undecodable", f"The image could not be decoded: {exc}.",
-                            400) from None
+        raise ImageRejected(
+            "image_undecodable", f"The image could not be decoded: {exc}.", 400
+        ) from None
 
 
-def load_image(data: bytes, size: tuple[int, int],
-               limits: ImageLimits = ImageLimits()) -> np.ndarray:
+def load_image(
+    data: bytes, size: tuple[int, int], limits: ImageLimits = ImageLimits()
+) -> np.ndarray:
     """Decode ``data`` into a ``uint8`` array of shape ``(height, width, 3)``.
 
     ``size`` is ``(height, width)`` of the model input.  Animated images use

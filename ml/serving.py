@@ -75,8 +75,9 @@ class BucketedForward:
         for size in self.buckets:
             batch = np.zeros((size, *self.input_shape), dtype=np.uint8)
             self.model.predict_on_batch(batch)
-            self.call_seconds[size] = min(_seconds(self.model.predict_on_batch, batch)
-                                          for _ in range(WARM_UP_TIMINGS))
+            self.call_seconds[size] = min(
+                _seconds(self.model.predict_on_batch, batch) for _ in range(WARM_UP_TIMINGS)
+            )
         self._plans.clear()
 
     def plan(self, count: int) -> tuple[int, ...]:
@@ -108,8 +109,10 @@ def cheapest_cover(count: int, call_seconds: dict[int, float]) -> tuple[int, ...
     """
     best = [(0.0, 0)] * (count + 1)  # (cost, bucket of the first call) per remaining count
     for remaining in range(1, count + 1):
-        best[remaining] = min((seconds + best[max(0, remaining - size)][0], size)
-                              for size, seconds in call_seconds.items())
+        best[remaining] = min(
+            (seconds + best[max(0, remaining - size)][0], size)
+            for size, seconds in call_seconds.items()
+        )
     plan, remaining = [], count
     while remaining > 0:
         size = best[remaining][1]

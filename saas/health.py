@@ -27,7 +27,7 @@ def healthz(request):
         checks["redis"] = f"error: {exc.__class__.__name__}"
         workers = dict.fromkeys(worker_health.QUEUES, 0)
     checks["queues"] = {queue: {"workers": count} for queue, count in workers.items()}
-    healthy = (checks["database"] == "ok" and checks["redis"] == "ok"
-               and all(workers.values()))
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks},
-                        status=200 if healthy else 503)
+    healthy = checks["database"] == "ok" and checks["redis"] == "ok" and all(workers.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

@@ -18,5 +18,6 @@ def actor_label(actor) -> str:
 
 
 def audit(tenant: Tenant, *, actor, action: str, target: str = "", **data) -> AuditEvent:
-    return AuditEvent.objects.create(tenant=tenant, actor=actor_label(actor), action=action,
-                                     target=target, data=data)
+    return AuditEvent.objects.create(
+        tenant=tenant, actor=actor_label(actor), action=action, target=target, data=data
+    )

@@ -40,7 +40,8 @@ def _bearer(header: str) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed(
-            "No API key provided: send 'Authorization: Bearer <api key>'.", code="missing_api_key")
+            "No API key provided: send 'Authorization: Bearer <api key>'.", code="missing_api_key"
+        )
     return token.strip()
 
 
@@ -56,7 +57,8 @@ def authenticate(authorization_header: str) -> ApiPrincipal:
             "SELECT k.id, k.public_id, k.digest, k.scopes, k.expires_at, k.revoked_at,"
             " k.last_used_at, t.id, t.public_id, t.name, t.plan, t.status, t.created_at"
             " FROM modelhouse_api_key_lookup(%s) k JOIN tenants_tenant t ON t.id = k.tenant_id",
-            [prefix])
+            [prefix],
+        )
         row = cursor.fetchone()
     if row is None or not api_keys.matches(secret, row[2]):
         raise AuthenticationFailed(_INVALID)
@@ -69,8 +71,9 @@ def authenticate(authorization_header: str) -> ApiPrincipal:
     tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row[7:])
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         _touch(tenant, key_id, now)
-    return ApiPrincipal(tenant=tenant, api_key_id=key_id, api_key_public_id=public_id,
-                        scopes=frozenset(scopes))
+    return ApiPrincipal(
+        tenant=tenant, api_key_id=key_id, api_key_public_id=public_id, scopes=frozenset(scopes)
+    )
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -95,4 +98,3 @@ def _touch(tenant: Tenant, key_id: int, now) -> None:
     with tenant_context(tenant):
         stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
         ApiKey.objects.filter(stale, pk=key_id).update(last_used_at=now)
-

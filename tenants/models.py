@@ -94,8 +94,9 @@ class Invitation(TenantOwnedModel):
     class Meta:
         constraints = [
             public_id_constraint("invitation"),
-            models.UniqueConstraint(fields=["tenant", "token_digest"],
-                                    name="invitation_tenant_digest_uniq"),
+            models.UniqueConstraint(
+                fields=["tenant", "token_digest"], name="invitation_tenant_digest_uniq"
+            ),
         ]
 
 

@@ -47,7 +47,8 @@ def tenant_tables(cursor) -> list[str]:
         """SELECT c.table_name FROM information_schema.columns c
            JOIN information_schema.tables t USING (table_schema, table_name)
            WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id'
-             AND t.table_type = 'BASE TABLE' ORDER BY 1""")
+             AND t.table_type = 'BASE TABLE' ORDER BY 1"""
+    )
     return [row[0] for row in cursor.fetchall()]
 
 
@@ -74,7 +75,8 @@ def apply_row_level_security(sender, using: str = "default", **kwargs) -> None:
         cursor.execute(f'GRANT EXECUTE ON FUNCTION modelhouse_api_key_lookup(text) TO "{app_role}"')
         cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{app_role}"')
         cursor.execute(
-            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_role}"')
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_role}"'
+        )
         cursor.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"')
         for table in append_only_tables():
             cursor.execute(f'REVOKE UPDATE, DELETE ON "{table}" FROM "{app_role}"')
@@ -82,5 +84,6 @@ def apply_row_level_security(sender, using: str = "default", **kwargs) -> None:
 
 def append_only_tables() -> list[str]:
     """Ledgers the app may append to but never rewrite (models with APPEND_ONLY)."""
-    return sorted(model._meta.db_table for model in apps.get_models()
-                  if getattr(model, "APPEND_ONLY", False))
+    return sorted(
+        model._meta.db_table for model in apps.get_models() if getattr(model, "APPEND_ONLY", False)
+    )

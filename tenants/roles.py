@@ -32,8 +32,12 @@ class Permission(StrEnum):
 
 
 _READ_ML = {Permission.MODELS_READ, Permission.DATASETS_READ, Permission.FINETUNES_READ}
-_MANAGE_ML = _READ_ML | {Permission.KEYS_MANAGE, Permission.MODELS_MANAGE,
-                         Permission.DATASETS_MANAGE, Permission.FINETUNES_MANAGE}
+_MANAGE_ML = _READ_ML | {
+    Permission.KEYS_MANAGE,
+    Permission.MODELS_MANAGE,
+    Permission.DATASETS_MANAGE,
+    Permission.FINETUNES_MANAGE,
+}
 _FINANCE = {Permission.USAGE_READ, Permission.INVOICES_READ, Permission.INVOICES_MANAGE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

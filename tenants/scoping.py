@@ -19,7 +19,8 @@ def unscoped(reason: str, *, actor: str = "system"):
 
     if not reason or not reason.strip():
         raise ValueError("unscoped() needs a reason")
-    UnscopedAccess.objects.create(reason=reason, actor=actor,
-                                  tenant_in_context=getattr(current_tenant(), "pk", None))
+    UnscopedAccess.objects.create(
+        reason=reason, actor=actor, tenant_in_context=getattr(current_tenant(), "pk", None)
+    )
     with _unscoped_block(reason):
         yield

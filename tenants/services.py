@@ -31,18 +31,32 @@ def tenant_create(*, name: str, owner_email: str, plan: str = "payg") -> tuple[T
     tenant = Tenant.objects.create(name=name.strip(), plan=plan)
     with tenant_context(tenant):
         Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
-        audit(tenant, actor="system", action="tenant.created", target=tenant.public_id,
-              name=tenant.name, plan=plan, owner=user.email)
+        audit(
+            tenant,
+            actor="system",
+            action="tenant.created",
+            target=tenant.public_id,
+            name=tenant.name,
+            plan=plan,
+            owner=user.email,
+        )
     return tenant, user
 
 
 @transaction.atomic
 def membership_set_role(tenant: Tenant, *, actor, user: User, role: str) -> Membership:
     Role(role)
-    membership, _ = Membership.objects.update_or_create(tenant=tenant, user=user,
-                                                        defaults={"role": role})
-    audit(tenant, actor=actor, action="membership.role_set", target=membership.public_id,
-          user=user.email, role=role)
+    membership, _ = Membership.objects.update_or_create(
+        tenant=tenant, user=user, defaults={"role": role}
+    )
+    audit(
+        tenant,
+        actor=actor,
+        action="membership.role_set",
+        target=membership.public_id,
+        user=user.email,
+        role=role,
+    )
     return membership
 
 
@@ -66,10 +80,21 @@ def invitation_create(tenant: Tenant, *, actor: User, email: str, role: str) -> 
     # cross-tenant look-up.
     token = f"{tenant.public_id}.{random_token(40)}"
     invitation = Invitation.objects.create(
-        tenant=tenant, email=email.strip().lower(), role=role, token_digest=_token_digest(token),
-        invited_by=actor, expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS))
-    audit(tenant, actor=actor, action="invitation.created", target=invitation.public_id,
-          email=invitation.email, role=role)
+        tenant=tenant,
+        email=email.strip().lower(),
+        role=role,
+        token_digest=_token_digest(token),
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    audit(
+        tenant,
+        actor=actor,
+        action="invitation.created",
+        target=invitation.public_id,
+        email=invitation.email,
+        role=role,
+    )
     return IssuedInvitation(invitation=invitation, token=token)
 
 
@@ -80,8 +105,9 @@ def invitation_accept(*, token: str, user: User) -> Membership:
     if tenant is None:
         raise NotFound("This invitation does not exist.", code="invitation_invalid")
     with tenant_context(tenant), transaction.atomic():
-        invitation = (Invitation.objects.select_for_update()
-                      .filter(token_digest=_token_digest(token)).first())
+        invitation = (
+            Invitation.objects.select_for_update().filter(token_digest=_token_digest(token)).first()
+        )
         if invitation is None:
             raise NotFound("This invitation does not exist.", code="invitation_invalid")
         if invitation.accepted_at is not None:
@@ -89,14 +115,21 @@ def invitation_accept(*, token: str, user: User) -> Membership:
         if invitation.expires_at <= timezone.now():
             raise Conflict("This invitation has expired.", code="invitation_expired")
         if invitation.email != user.email:
-            raise PermissionDenied("This invitation was sent to another e-mail address.",
-                                   code="invitation_wrong_user")
+            raise PermissionDenied(
+                "This invitation was sent to another e-mail address.", code="invitation_wrong_user"
+            )
         membership, _ = Membership.objects.get_or_create(
-            tenant=tenant, user=user, defaults={"role": invitation.role})
+            tenant=tenant, user=user, defaults={"role": invitation.role}
+        )
         invitation.accepted_at, invitation.accepted_by = timezone.now(), user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
-        audit(tenant, actor=user, action="invitation.accepted", target=invitation.public_id,
-              role=membership.role)
+        audit(
+            tenant,
+            actor=user,
+            action="invitation.accepted",
+            target=invitation.public_id,
+            role=membership.role,
+        )
         return membership
 
 
@@ -116,8 +149,9 @@ def _validate_scopes(scopes: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def api_key_create(tenant: Tenant, *, actor, name: str, scopes: list[str],
-                   expires_at: datetime | None = None) -> CreatedKey:
+def api_key_create(
+    tenant: Tenant, *, actor, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> CreatedKey:
     scopes = _validate_scopes(scopes)
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidRequest("expires_at must be in the future.", param="expires_at")
@@ -126,16 +160,28 @@ def api_key_create(tenant: Tenant, *, actor, name: str, scopes: list[str],
         try:
             with transaction.atomic():
                 key = ApiKey.objects.create(
-                    tenant=tenant, name=name, prefix=new.prefix, digest=new.digest,
-                    scopes=scopes, expires_at=expires_at,
-                    created_by=actor if isinstance(actor, User) else None)
+                    tenant=tenant,
+                    name=name,
+                    prefix=new.prefix,
+                    digest=new.digest,
+                    scopes=scopes,
+                    expires_at=expires_at,
+                    created_by=actor if isinstance(actor, User) else None,
+                )
             break
         except IntegrityError:
             continue
     else:
         raise RuntimeError("could not allocate a unique API key prefix")
-    audit(tenant, actor=actor, action="api_key.created", target=key.public_id, name=name,
-          scopes=scopes, prefix=key.prefix)
+    audit(
+        tenant,
+        actor=actor,
+        action="api_key.created",
+        target=key.public_id,
+        name=name,
+        scopes=scopes,
+        prefix=key.prefix,
+    )
     return CreatedKey(key=key, secret=new.secret)
 
 

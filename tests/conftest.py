@@ -27,8 +27,7 @@ def django_db_setup(django_db_blocker):
         with connections["owner"].cursor() as cursor:
             # Test-only privilege: transactional tests empty the tables between
             # tests as the app role.  Production's app role cannot TRUNCATE.
-            cursor.execute(
-                f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{plan.app["USER"]}"')
+            cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{plan.app["USER"]}"')
         connections["owner"].close()
     for use in ("broker", "results", "cache", "counters"):
         redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db(use)}").flushdb()

@@ -23,13 +23,31 @@ def _alive(queue: str, node: str) -> bool:
 
 
 @contextlib.contextmanager
-def celery_worker(queue: str, *, pool: str = "threads", concurrency: int = 8,
-                  env: dict | None = None):
+def celery_worker(
+    queue: str, *, pool: str = "threads", concurrency: int = 8, env: dict | None = None
+):
     """Start a worker on ``queue`` with the test settings; stop it afterwards."""
     node = f"{queue}-test-{os.getpid()}-{next(_numbers)}@{socket.gethostname()}"
-    command = [sys.executable, "-m", "celery", "-A", "saas", "worker", "-Q", queue,
-               "--pool", pool, "--concurrency", str(concurrency), "-n", node,
-               "--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "saas",
+        "worker",
+        "-Q",
+        queue,
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "-n",
+        node,
+        "--loglevel",
+        "WARNING",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     process_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "saas.settings.test", **(env or {})}
     process = subprocess.Popen(command, cwd=ROOT, env=process_env, start_new_session=True)
     process.node, process.queue = node, queue

@@ -44,26 +44,39 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def run_idempotently(tenant: Tenant, key: str, request, handler: Callable[[], Response],
-                     error_response: Callable[[Exception], Response]) -> Response:
+def run_idempotently(
+    tenant: Tenant,
+    key: str,
+    request,
+    handler: Callable[[], Response],
+    error_response: Callable[[Exception], Response],
+) -> Response:
     if len(key) > 255:
-        raise InvalidRequest("Idempotency-Key is longer than 255 characters.",
-                             param="Idempotency-Key")
+        raise InvalidRequest(
+            "Idempotency-Key is longer than 255 characters.", param="Idempotency-Key"
+        )
     fingerprint = request_fingerprint(request)
     horizon = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
     IdempotencyRecord.objects.filter(tenant=tenant, key=key, created_at__lt=horizon).delete()
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(tenant=tenant, key=key,
-                                                      fingerprint=fingerprint)
+            record = IdempotencyRecord.objects.create(
+                tenant=tenant, key=key, fingerprint=fingerprint
+            )
     except IntegrityError:
         record = IdempotencyRecord.objects.get(tenant=tenant, key=key)
         if record.fingerprint != fingerprint:
-            raise Conflict("This Idempotency-Key was used with a different request.",
-                           code="idempotency_key_reused", param="Idempotency-Key") from None
+            raise Conflict(
+                "This Idempotency-Key was used with a different request.",
+                code="idempotency_key_reused",
+                param="Idempotency-Key",
+            ) from None
         if record.status_code is None:
-            raise Conflict("A request with this Idempotency-Key is still being processed.",
-                           code="idempotency_in_progress", param="Idempotency-Key") from None
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed.",
+                code="idempotency_in_progress",
+                param="Idempotency-Key",
+            ) from None
         return _replay(record)
     try:
         response = handler()

@@ -28,9 +28,13 @@ def paginate(request, queryset, serialize: Callable) -> dict:
     if cursor:
         anchor = queryset.filter(public_id=cursor).values_list("pk", flat=True).first()
         if anchor is None:
-            raise InvalidRequest(f"No such object: '{cursor}'.", code="resource_missing",
-                                 param="starting_after")
+            raise InvalidRequest(
+                f"No such object: '{cursor}'.", code="resource_missing", param="starting_after"
+            )
         queryset = queryset.filter(pk__lt=anchor)
     rows = list(queryset.order_by("-pk")[: limit + 1])
-    return {"object": "list", "data": [serialize(row) for row in rows[:limit]],
-            "has_more": len(rows) > limit}
+    return {
+        "object": "list",
+        "data": [serialize(row) for row in rows[:limit]],
+        "has_more": len(rows) > limit,
+    }

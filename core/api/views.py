@@ -26,8 +26,14 @@ from core.errors import (
     api_exception_handler,
 )
 
-_SEALED = ("dispatch", "initial", "finalize_response", "get_authenticators", "check_permissions",
-           "perform_authentication")
+_SEALED = (
+    "dispatch",
+    "initial",
+    "finalize_response",
+    "get_authenticators",
+    "check_permissions",
+    "perform_authentication",
+)
 _HANDLERS = ("get", "post", "put", "patch", "delete")
 
 
@@ -51,12 +57,15 @@ class TenantAPIView(APIView):
         super().__init_subclass__(**kwargs)
         for name in _SEALED:
             if name in cls.__dict__:
-                raise TypeError(f"{cls.__name__} may not override {name}(): tenant resolution "
-                                "is done once, in TenantAPIView.")
+                raise TypeError(
+                    f"{cls.__name__} may not override {name}(): tenant resolution "
+                    "is done once, in TenantAPIView."
+                )
         for name in ("authentication_classes", "permission_classes"):
             if name in cls.__dict__:
-                raise TypeError(f"{cls.__name__} may not set {name}: every endpoint "
-                                "authenticates the same way.")
+                raise TypeError(
+                    f"{cls.__name__} may not set {name}: every endpoint authenticates the same way."
+                )
         for method in _HANDLERS:
             if hasattr(cls, method) and method.upper() not in cls.required_scopes:
                 raise TypeError(f"{cls.__name__}.{method}() has no entry in required_scopes.")
@@ -70,20 +79,26 @@ class TenantAPIView(APIView):
         if request.user is None:
             raise AuthenticationFailed(
                 "No API key provided: send 'Authorization: Bearer <api key>'.",
-                code="missing_api_key")
+                code="missing_api_key",
+            )
         self.principal = request.user
         enter_request_tenant(self.principal.tenant)
-        self._rate = ratelimit.check([
-            ratelimit.Bucket(f"key:{self.principal.api_key_id}", settings.RATE_LIMIT_PER_KEY),
-            ratelimit.Bucket(f"tenant:{self.tenant.pk}", settings.RATE_LIMIT_PER_TENANT),
-        ])
+        self._rate = ratelimit.check(
+            [
+                ratelimit.Bucket(f"key:{self.principal.api_key_id}", settings.RATE_LIMIT_PER_KEY),
+                ratelimit.Bucket(f"tenant:{self.tenant.pk}", settings.RATE_LIMIT_PER_TENANT),
+            ]
+        )
         if not self._rate.allowed:
-            raise RateLimited(f"Too many requests; retry after {self._rate.retry_after_s} s.",
-                              headers=self._rate.headers())
+            raise RateLimited(
+                f"Too many requests; retry after {self._rate.retry_after_s} s.",
+                headers=self._rate.headers(),
+            )
         scope = self.required_scopes.get(request.method)
         if scope and scope not in self.principal.scopes:
-            raise PermissionDenied(f"This API key lacks the '{scope}' scope.",
-                                   code="insufficient_scope")
+            raise PermissionDenied(
+                f"This API key lacks the '{scope}' scope.", code="insufficient_scope"
+            )
 
     def dispatch(self, request, *args, **kwargs):
         # DRF's dispatch, plus the Idempotency-Key step around POST handlers.
@@ -97,8 +112,12 @@ class TenantAPIView(APIView):
             key = request.headers.get("Idempotency-Key")
             if request.method == "POST" and key:
                 response = run_idempotently(
-                    self.tenant, key, request, lambda: handler(request, *args, **kwargs),
-                    lambda exc: api_exception_handler(exc, {}))
+                    self.tenant,
+                    key,
+                    request,
+                    lambda: handler(request, *args, **kwargs),
+                    lambda exc: api_exception_handler(exc, {}),
+                )
             else:
                 response = handler(request, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - rendered by the API exception handler

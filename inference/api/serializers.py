@@ -58,24 +58,48 @@ def _input_spec(shape: list[int]) -> dict:
 
 
 def base_model_data(base: BaseModel) -> dict:
-    return {"id": base.public_id, "object": "model", "kind": "base", "name": base.name,
-            "labels": base.labels, "input": _input_spec(base.input_shape), "status": "ready",
-            "metrics": {k: v for k, v in base.report.items() if k.endswith("accuracy")},
-            "active": None, "base_model": None, "created_at": base.created_at}
+    return {
+        "id": base.public_id,
+        "object": "model",
+        "kind": "base",
+        "name": base.name,
+        "labels": base.labels,
+        "input": _input_spec(base.input_shape),
+        "status": "ready",
+        "metrics": {k: v for k, v in base.report.items() if k.endswith("accuracy")},
+        "active": None,
+        "base_model": None,
+        "created_at": base.created_at,
+    }
 
 
 def model_version_data(version: ModelVersion) -> dict:
-    return {"id": version.public_id, "object": "model", "kind": version.kind,
-            "name": f"{version.family}:{version.version}", "family": version.family,
-            "version": version.version, "labels": version.labels,
-            "input": _input_spec(version.input_shape), "status": "ready",
-            "metrics": version.metrics, "active": version.is_active,
-            "base_model": version.base_model.public_id, "source": version.source,
-            "created_at": version.created_at}
+    return {
+        "id": version.public_id,
+        "object": "model",
+        "kind": version.kind,
+        "name": f"{version.family}:{version.version}",
+        "family": version.family,
+        "version": version.version,
+        "labels": version.labels,
+        "input": _input_spec(version.input_shape),
+        "status": "ready",
+        "metrics": version.metrics,
+        "active": version.is_active,
+        "base_model": version.base_model.public_id,
+        "source": version.source,
+        "created_at": version.created_at,
+    }
 
 
 def prediction_data(prediction: Prediction) -> dict:
-    return {"id": prediction.public_id, "object": "prediction", "model": prediction.model_ref,
-            "status": prediction.status, "results": prediction.results,
-            "usage": {"images": prediction.image_count if prediction.results else 0},
-            "error": prediction.error, "created_at": prediction.created_at}
+    return {
+        "id": prediction.public_id,
+        "object": "prediction",
+        "model": prediction.model_ref,
+        "status": prediction.status,
+        "results": prediction.results,
+        "usage": {"images": prediction.image_count if prediction.results else 0},
+        "error": prediction.error,
+        "created_at": prediction.created_at,
+    }

@@ -26,8 +26,10 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-INTERNAL_ERROR = {"status": "failed", "error": {"code": "internal_error",
-                                                "message": "the prediction failed"}}
+INTERNAL_ERROR = {
+    "status": "failed",
+    "error": {"code": "internal_error", "message": "the prediction failed"},
+}
 
 
 @dataclass(eq=False)  # jobs are compared by identity
@@ -40,8 +42,14 @@ class Job:
 
 
 class Batcher:
-    def __init__(self, compute: Callable[[list[Job]], None], finish: Callable[[list[Job]], None],
-                 *, max_images: int, max_wait_s: float) -> None:
+    def __init__(
+        self,
+        compute: Callable[[list[Job]], None],
+        finish: Callable[[list[Job]], None],
+        *,
+        max_images: int,
+        max_wait_s: float,
+    ) -> None:
         self._compute, self._finish = compute, finish
         self.max_images, self.max_wait_s = max_images, max_wait_s
         self._incoming: queue.SimpleQueue[Job] = queue.SimpleQueue()
@@ -63,8 +71,11 @@ class Batcher:
         while images < self.max_images:
             remaining = deadline - time.monotonic()
             try:
-                job = self._incoming.get(timeout=remaining) if remaining > 0 else \
-                    self._incoming.get_nowait()
+                job = (
+                    self._incoming.get(timeout=remaining)
+                    if remaining > 0
+                    else self._incoming.get_nowait()
+                )
             except queue.Empty:
                 break
             jobs.append(job)

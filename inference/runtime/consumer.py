@@ -38,8 +38,9 @@ def _failed(code: str, message: str) -> dict:
 
 
 class LaneConsumer:
-    def __init__(self, claims: lane.Claims, submit: Callable[[Job], None], *,
-                 capacity: int, backlog: int) -> None:
+    def __init__(
+        self, claims: lane.Claims, submit: Callable[[Job], None], *, capacity: int, backlog: int
+    ) -> None:
         self.claims, self._submit = claims, submit
         self.capacity, self.backlog = capacity, max(backlog, capacity)
         self._in_flight = 0  # claimed, not yet stored (or returned)
@@ -119,13 +120,21 @@ class LaneConsumer:
             entry = lane.decode(raw)
         except lane.MalformedEntry as exc:
             logger.error("%s", exc)
-            return Job(raw=raw, epoch=epoch, payload=None, images=np.empty((0,), np.uint8),
-                       result=_failed("malformed", str(exc)))
+            return Job(
+                raw=raw,
+                epoch=epoch,
+                payload=None,
+                images=np.empty((0,), np.uint8),
+                result=_failed("malformed", str(exc)),
+            )
         job = Job(raw=raw, epoch=epoch, payload=entry.payload, images=entry.images)
         if entry.attempt >= lane.MAX_ATTEMPTS:
-            job.result = _failed("prediction_failed", f"the request was claimed by "
-                                 f"{entry.attempt} workers that died before storing it")
+            job.result = _failed(
+                "prediction_failed",
+                f"the request was claimed by {entry.attempt} workers that died before storing it",
+            )
         elif time.time() - entry.payload.get("enqueued_at", 0) > settings.INFERENCE_INPUT_TTL_S:
-            job.result = _failed("input_expired",
-                                 "the request waited longer than its time to live for a worker")
+            job.result = _failed(
+                "input_expired", "the request waited longer than its time to live for a worker"
+            )
         return job

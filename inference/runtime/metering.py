@@ -41,9 +41,19 @@ def _tenant(tenant_id: int) -> Tenant | None:
     return Tenant.objects.filter(pk=tenant_id).first()
 
 
-_PREDICTION_COLUMNS = ("tenant_id", "public_id", "created_at", "model_ref", "status",
-                       "image_count", "top_k", "results", "error", "api_key_ref",
-                       "completed_at")
+_PREDICTION_COLUMNS = (
+    "tenant_id",
+    "public_id",
+    "created_at",
+    "model_ref",
+    "status",
+    "image_count",
+    "top_k",
+    "results",
+    "error",
+    "api_key_ref",
+    "completed_at",
+)
 _ROW = "(" + ", ".join(["%s"] * len(_PREDICTION_COLUMNS)) + ")"
 
 
@@ -56,23 +66,39 @@ def _predictions_upsert(tenant: Tenant, pairs: list[tuple[dict, dict]], now) -> 
     one's was created ``queued`` by the web process and is completed here."""
     params: list = []
     for payload, outcome in pairs:
-        params += [tenant.pk, payload["prediction_id"], now, payload["model"]["id"],
-                   outcome["status"], payload["shape"][0], payload["top_k"],
-                   _json(outcome.get("results")), _json(outcome.get("error")),
-                   payload["api_key_ref"], now]
-    sql = (f"INSERT INTO inference_prediction ({', '.join(_PREDICTION_COLUMNS)}) "  # noqa: S608
-           f"VALUES {', '.join([_ROW] * len(pairs))} "
-           "ON CONFLICT (tenant_id, public_id) DO UPDATE SET status = EXCLUDED.status, "
-           "results = EXCLUDED.results, error = EXCLUDED.error, "
-           "completed_at = EXCLUDED.completed_at;")
+        params += [
+            tenant.pk,
+            payload["prediction_id"],
+            now,
+            payload["model"]["id"],
+            outcome["status"],
+            payload["shape"][0],
+            payload["top_k"],
+            _json(outcome.get("results")),
+            _json(outcome.get("error")),
+            payload["api_key_ref"],
+            now,
+        ]
+    sql = (
+        f"INSERT INTO inference_prediction ({', '.join(_PREDICTION_COLUMNS)}) "  # noqa: S608
+        f"VALUES {', '.join([_ROW] * len(pairs))} "
+        "ON CONFLICT (tenant_id, public_id) DO UPDATE SET status = EXCLUDED.status, "
+        "results = EXCLUDED.results, error = EXCLUDED.error, "
+        "completed_at = EXCLUDED.completed_at;"
+    )
     return sql, params
 
 
 def _usage(payload: dict, now) -> UsageDraft:
-    return UsageDraft(meter=payload["meter"], quantity=payload["shape"][0], occurred_at=now,
-                      idempotency_key=f"prediction:{payload['prediction_id']}",
-                      source=f"prediction:{payload['prediction_id']}",
-                      model_ref=payload["model"]["id"], api_key_ref=payload["api_key_ref"])
+    return UsageDraft(
+        meter=payload["meter"],
+        quantity=payload["shape"][0],
+        occurred_at=now,
+        idempotency_key=f"prediction:{payload['prediction_id']}",
+        source=f"prediction:{payload['prediction_id']}",
+        model_ref=payload["model"]["id"],
+        api_key_ref=payload["api_key_ref"],
+    )
 
 
 def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
@@ -101,16 +127,21 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
         sql, values = _predictions_upsert(tenant, pairs, now)
         statements.append(sql)
         params += values
-        billed = [payload for payload, outcome in pairs
-                  if outcome["status"] == Prediction.Status.SUCCEEDED]
+        billed = [
+            payload
+            for payload, outcome in pairs
+            if outcome["status"] == Prediction.Status.SUCCEEDED
+        ]
         if billed:
             drafts = [_usage(payload, now) for payload in billed]
             sql, values = ledger_insert(tenant, drafts)
             statements.append(sql + ";")
             params += values
-            counted[tenant_id] = [(d.meter, d.quantity, d.occurred_at, d.api_key_ref)
-                                  for payload, d in zip(billed, drafts, strict=True)
-                                  if not payload.get("attempt")]
+            counted[tenant_id] = [
+                (d.meter, d.quantity, d.occurred_at, d.api_key_ref)
+                for payload, d in zip(billed, drafts, strict=True)
+                if not payload.get("attempt")
+            ]
     if not statements:
         return
     with transaction.atomic():

@@ -53,16 +53,22 @@ class InferenceRuntime:
         # The engine is not thread-safe: warm-up loads and the compute thread's
         # loads and forward passes take turns.
         self._engine_lock = threading.RLock()
-        self.batcher = Batcher(self._compute, self._finish,
-                               max_images=settings.INFERENCE_MAX_BATCH_IMAGES,
-                               max_wait_s=settings.INFERENCE_MAX_WAIT_MS / 1000)
+        self.batcher = Batcher(
+            self._compute,
+            self._finish,
+            max_images=settings.INFERENCE_MAX_BATCH_IMAGES,
+            max_wait_s=settings.INFERENCE_MAX_WAIT_MS / 1000,
+        )
         self.consumer: LaneConsumer | None = None
 
     def consume(self, queue: str, node: str) -> None:
         """Start claiming requests from ``queue``'s lane as worker ``node``."""
-        self.consumer = LaneConsumer(lane.Claims(queue, node), self.batcher.submit,
-                                     capacity=2 * settings.INFERENCE_MAX_BATCH_IMAGES,
-                                     backlog=8 * settings.INFERENCE_MAX_BATCH_IMAGES)
+        self.consumer = LaneConsumer(
+            lane.Claims(queue, node),
+            self.batcher.submit,
+            capacity=2 * settings.INFERENCE_MAX_BATCH_IMAGES,
+            backlog=8 * settings.INFERENCE_MAX_BATCH_IMAGES,
+        )
         self.consumer.start()
 
     # -- loading -------------------------------------------------------------------------
@@ -101,18 +107,25 @@ class InferenceRuntime:
                 runnable.append(job)
             except ModelLoadError as exc:
                 logger.error("%s", exc)
-                job.result = {"status": "failed", "error": {"code": "model_unavailable",
-                                                            "message": str(exc)}}
+                job.result = {
+                    "status": "failed",
+                    "error": {"code": "model_unavailable", "message": str(exc)},
+                }
         if not runnable:
             return
-        probabilities = self.engine.predict([(job.payload["model"]["id"], job.images)
-                                             for job in runnable])
+        probabilities = self.engine.predict(
+            [(job.payload["model"]["id"], job.images) for job in runnable]
+        )
         for job, probs in zip(runnable, probabilities, strict=True):
             labels = self.engine.labels(job.payload["model"]["id"])
             ranked = top_k(probs, labels, job.payload["top_k"])
-            job.result.update(status="succeeded", results=[
-                {"label": items[0]["label"], "score": items[0]["score"], "top_k": items}
-                for items in ranked])
+            job.result.update(
+                status="succeeded",
+                results=[
+                    {"label": items[0]["label"], "score": items[0]["score"], "top_k": items}
+                    for items in ranked
+                ],
+            )
 
     def _finish(self, jobs: list[Job]) -> None:
         """Store the batches' predictions and usage, answer the synchronous callers,
@@ -123,8 +136,9 @@ class InferenceRuntime:
             if settings.INFERENCE_METERING:
                 record_outcomes([(job.payload, job.result) for job in readable])
         except (OperationalError, InterfaceError):
-            logger.exception("the database is unreachable; returning %d requests to the lane",
-                             len(jobs))
+            logger.exception(
+                "the database is unreachable; returning %d requests to the lane", len(jobs)
+            )
             self._give_back(jobs, [job.raw for job in readable])
             return
         except Exception:
@@ -132,14 +146,24 @@ class InferenceRuntime:
             # attempt, and one that has used its attempts is dropped.
             logger.exception("storing %d predictions failed", len(readable))
             retry = [job for job in readable if job.payload["attempt"] + 1 < lane.MAX_ATTEMPTS]
-            self._give_back(jobs, [lane.with_attempt(job.raw, job.payload["attempt"] + 1)
-                                   for job in retry])
-            exchange.send_replies([(job.payload["prediction_id"], INTERNAL_ERROR)
-                                   for job in readable
-                                   if job not in retry and job.payload["mode"] == "sync"])
+            self._give_back(
+                jobs, [lane.with_attempt(job.raw, job.payload["attempt"] + 1) for job in retry]
+            )
+            exchange.send_replies(
+                [
+                    (job.payload["prediction_id"], INTERNAL_ERROR)
+                    for job in readable
+                    if job not in retry and job.payload["mode"] == "sync"
+                ]
+            )
             return
-        exchange.send_replies([(job.payload["prediction_id"], job.result) for job in readable
-                               if job.payload["mode"] == "sync"])
+        exchange.send_replies(
+            [
+                (job.payload["prediction_id"], job.result)
+                for job in readable
+                if job.payload["mode"] == "sync"
+            ]
+        )
         self.consumer.claims.ack([job.epoch for job in jobs])
         self.consumer.done(len(jobs))
 

@@ -77,9 +77,13 @@ for _alias in DATABASES.values():
 
 # --- redis / celery
 REDIS_URL = config.redis_url()
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                      "LOCATION": f"{REDIS_URL}/{config.redis_db('cache')}",
-                      "KEY_PREFIX": "mh"}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"{REDIS_URL}/{config.redis_db('cache')}",
+        "KEY_PREFIX": "mh",
+    }
+}
 CELERY_BROKER_URL = f"{REDIS_URL}/{config.redis_db('broker')}"
 CELERY_RESULT_BACKEND = f"{REDIS_URL}/{config.redis_db('results')}"
 # Every connection to these two is opened by core.redis.
@@ -89,7 +93,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 # The longest a task may stay unacknowledged before Redis hands it to another
 # worker: longer than the longest fine-tune a plan allows (training.conf checks).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=6 * 3600)}
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=6 * 3600)
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -105,8 +110,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing one
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": str(config.media_root(BASE_DIR))}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(config.media_root(BASE_DIR))},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
@@ -136,8 +143,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "APPEND_COMPONENTS": {
         "securitySchemes": {
-            "ApiKey": {"type": "http", "scheme": "bearer",
-                       "description": "An API key: `Authorization: Bearer mh_live_...`"},
+            "ApiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: `Authorization: Bearer mh_live_...`",
+            },
         },
     },
     "SECURITY": [{"ApiKey": []}],
@@ -174,12 +184,16 @@ BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 BILLING_LEDGER_LAG_S = env.int("BILLING_LEDGER_LAG_S", default=120)
 CELERY_BEAT_SCHEDULE = {
     "billing-rollup": {"task": "billing.rollup_usage", "schedule": 15 * 60},
-    "billing-close-period": {"task": "billing.close_previous_period",
-                             "schedule": crontab(minute=30, hour="0,6")},
+    "billing-close-period": {
+        "task": "billing.close_previous_period",
+        "schedule": crontab(minute=30, hour="0,6"),
+    },
     "billing-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": 3600},
     "billing-inbox-sweep": {"task": "billing.sweep_stripe_inbox", "schedule": 600},
-    "billing-reconcile": {"task": "billing.reconcile_stripe",
-                          "schedule": crontab(minute=0, hour=3)},
+    "billing-reconcile": {
+        "task": "billing.reconcile_stripe",
+        "schedule": crontab(minute=0, hour=3),
+    },
     # A job whose whole host died is failed within minutes, not after the
     # broker's visibility timeout.
     "training-reap-stale": {"task": "fine_tunes.reap_stale", "schedule": 60},

@@ -8,8 +8,9 @@ from tenants.roles import Scope
 
 class ApiKeyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.ChoiceField([s.value for s in Scope]),
-                                   allow_empty=False)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField([s.value for s in Scope]), allow_empty=False
+    )
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

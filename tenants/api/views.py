@@ -21,8 +21,11 @@ class ApiKeyListCreate(TenantAPIView):
     def get(self, request):
         return respond(paginate(request, selectors.api_key_list(self.tenant), api_key_data))
 
-    @extend_schema(operation_id="api_keys_create", request=ApiKeyCreateInput,
-                   responses={201: ApiKeyCreatedOutput})
+    @extend_schema(
+        operation_id="api_keys_create",
+        request=ApiKeyCreateInput,
+        responses={201: ApiKeyCreatedOutput},
+    )
     def post(self, request):
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -42,8 +45,9 @@ class ApiKeyDetail(TenantAPIView):
     @extend_schema(operation_id="api_keys_revoke", responses={200: ApiKeyOutput})
     def delete(self, request, key_id: str):
         key = selectors.api_key_get(self.tenant, public_id=key_id)
-        return respond(api_key_data(services.api_key_revoke(self.tenant, actor=self.principal,
-                                                            key=key)))
+        return respond(
+            api_key_data(services.api_key_revoke(self.tenant, actor=self.principal, key=key))
+        )
 
 
 class Ping(TenantAPIView):

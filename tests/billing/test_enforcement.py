@@ -118,8 +118,9 @@ def test_alerts_fire_once_per_threshold_and_period(tenant_a, django_capture_on_c
         assert AuditEvent.objects.filter(action="billing.spend_alert").count() == 2
 
 
-def test_a_mail_server_that_is_down_loses_no_alert(tenant_a, settings,
-                                                   django_capture_on_commit_callbacks):
+def test_a_mail_server_that_is_down_loses_no_alert(
+    tenant_a, settings, django_capture_on_commit_callbacks
+):
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         settings.EMAIL_PORT = closed.getsockname()[1]

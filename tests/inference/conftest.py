@@ -7,4 +7,3 @@ from tests.workers import celery_worker
 def inference_worker(django_db_setup):
     with celery_worker("inference", concurrency=16) as worker:
         yield worker
-

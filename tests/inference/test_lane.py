@@ -26,8 +26,15 @@ def redis_lane():
 
 
 def _payload(n: int, mode: str = "async") -> dict:
-    return {"tenant_id": 1, "prediction_id": f"pred_lane{n}", "mode": mode,
-            "model": {"id": "mdl_x"}, "top_k": 1, "meter": "images_base", "api_key_ref": ""}
+    return {
+        "tenant_id": 1,
+        "prediction_id": f"pred_lane{n}",
+        "mode": mode,
+        "model": {"id": "mdl_x"},
+        "top_k": 1,
+        "meter": "images_base",
+        "api_key_ref": "",
+    }
 
 
 def _ids(client, key) -> list[tuple[str, int]]:
@@ -61,7 +68,7 @@ def test_claims_are_acknowledged_oldest_first_and_dead_workers_claims_return(red
     assert not redis_lane.exists(dead.mine)
 
     # It was only frozen: it claims again, then finishes pred_lane1 from before.
-    (_newer, epoch), = dead.claim(1, block_s=0)
+    ((_newer, epoch),) = dead.claim(1, block_s=0)
     dead.ack([claimed[1][1]])  # the returned claim: nothing of the newer one goes
     assert _ids(redis_lane, dead.mine) == [("pred_lane1", 1)]
     dead.ack([epoch])
@@ -78,24 +85,38 @@ class _Runtime(worker.InferenceRuntime):
 def _claimed_jobs(claims, entries):
     for raw in entries:
         lane.redis_client().rpush(claims.lane, raw)
-    return [Job(raw=raw, epoch=epoch, payload=lane.decode(raw).payload,
-                images=lane.decode(raw).images, result={"status": "succeeded", "results": []})
-            for raw, epoch in claims.claim(len(entries), block_s=0)]
+    return [
+        Job(
+            raw=raw,
+            epoch=epoch,
+            payload=lane.decode(raw).payload,
+            images=lane.decode(raw).images,
+            result={"status": "succeeded", "results": []},
+        )
+        for raw, epoch in claims.claim(len(entries), block_s=0)
+    ]
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (OperationalError("database down"), [("pred_lane0", 0), ("pred_lane1", 2)]),
-    (ValueError("a bad row"), [("pred_lane0", 1)]),  # pred_lane1 used its attempts
-])
-def test_a_round_that_cannot_be_stored_goes_back_or_is_dropped(redis_lane, monkeypatch,
-                                                               error, expected):
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (OperationalError("database down"), [("pred_lane0", 0), ("pred_lane1", 2)]),
+        (ValueError("a bad row"), [("pred_lane0", 1)]),  # pred_lane1 used its attempts
+    ],
+)
+def test_a_round_that_cannot_be_stored_goes_back_or_is_dropped(
+    redis_lane, monkeypatch, error, expected
+):
     claims = lane.Claims(QUEUE, "worker@host")
     images = np.zeros((1, 2, 2, 3), np.uint8)
-    jobs = _claimed_jobs(claims, [lane.encode(_payload(0), images),
-                                  lane.encode(_payload(1, "sync"), images, attempt=2)])
+    jobs = _claimed_jobs(
+        claims,
+        [lane.encode(_payload(0), images), lane.encode(_payload(1, "sync"), images, attempt=2)],
+    )
 
     def fail(outcomes):
         raise error
+
     monkeypatch.setattr(worker, "record_outcomes", fail)
     runtime = _Runtime(claims)
     runtime._finish(jobs)
@@ -103,8 +124,7 @@ def test_a_round_that_cannot_be_stored_goes_back_or_is_dropped(redis_lane, monke
     assert not redis_lane.exists(claims.mine)  # nothing stays claimed
 
 
-def test_computed_entries_waiting_to_be_stored_leave_room_to_claim_up_to_the_backlog(
-        redis_lane):
+def test_computed_entries_waiting_to_be_stored_leave_room_to_claim_up_to_the_backlog(redis_lane):
     """A slow store must not idle the forward pass: only entries waiting for it
     count against capacity, and everything claimed against the backlog."""
     claims = lane.Claims(QUEUE, "worker@host")

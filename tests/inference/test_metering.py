@@ -13,21 +13,33 @@ FAILED = {"status": "failed", "error": {"code": "model_unavailable", "message": 
 
 
 def _payload(handle, prediction_id, images=1):
-    return {"tenant_id": handle.tenant.pk, "prediction_id": prediction_id, "mode": "sync",
-            "model": {"id": "mdl_test"}, "top_k": 1, "meter": "images_base",
-            "api_key_ref": handle.key.public_id, "shape": [images, 8, 8, 3], "attempt": 0}
+    return {
+        "tenant_id": handle.tenant.pk,
+        "prediction_id": prediction_id,
+        "mode": "sync",
+        "model": {"id": "mdl_test"},
+        "top_k": 1,
+        "meter": "images_base",
+        "api_key_ref": handle.key.public_id,
+        "shape": [images, 8, 8, 3],
+        "attempt": 0,
+    }
 
 
 def test_a_mixed_round_stores_each_tenants_rows_as_that_tenant(tenant_a, tenant_b):
-    outcomes = [(_payload(tenant_a, "pred_a1", 2), SUCCEEDED),
-                (_payload(tenant_b, "pred_b1", 1), SUCCEEDED),
-                (_payload(tenant_a, "pred_a2", 1), FAILED)]
+    outcomes = [
+        (_payload(tenant_a, "pred_a1", 2), SUCCEEDED),
+        (_payload(tenant_b, "pred_b1", 1), SUCCEEDED),
+        (_payload(tenant_a, "pred_a2", 1), FAILED),
+    ]
     with CaptureQueriesContext(connection) as queries:
         record_outcomes(outcomes)
     assert len([q for q in queries if "INSERT" in q["sql"]]) == 1  # one round trip
     with tenant_a.context():
         assert dict(Prediction.objects.values_list("public_id", "status")) == {
-            "pred_a1": "succeeded", "pred_a2": "failed"}
+            "pred_a1": "succeeded",
+            "pred_a2": "failed",
+        }
         assert list(UsageEvent.objects.values_list("quantity", flat=True)) == [2]
     with tenant_b.context():
         assert list(Prediction.objects.values_list("public_id", flat=True)) == ["pred_b1"]

@@ -17,8 +17,7 @@ def test_model_detail_by_id_alias_and_base_name(tenant_a, base_model):
     version = make_model_version(tenant_a, base_model)
     for model_id in (version.public_id, "pets"):
         assert tenant_a.client.get(f"/v1/models/{model_id}").json()["id"] == version.public_id
-    assert tenant_a.client.get(f"/v1/models/{base_model.name}").json()["id"] == \
-        base_model.public_id
+    assert tenant_a.client.get(f"/v1/models/{base_model.name}").json()["id"] == base_model.public_id
 
 
 def test_activation_switches_the_alias_and_keeps_the_old_version(tenant_a, base_model):

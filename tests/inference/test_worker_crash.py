@@ -28,11 +28,22 @@ def _wait(predicate, timeout=60.0):
 def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_path):
     with live_a.context():
         served = model_resolve(live_a.tenant, model_id=live_base_model.public_id)
-    principal = ApiPrincipal(tenant=live_a.tenant, api_key_id=live_a.key.pk,
-                             api_key_public_id=live_a.key.public_id, scopes=frozenset())
+    principal = ApiPrincipal(
+        tenant=live_a.tenant,
+        api_key_id=live_a.key.pk,
+        api_key_public_id=live_a.key.public_id,
+        scopes=frozenset(),
+    )
     images = np.zeros((3, *served.input_size, 3), dtype=np.uint8)
-    payload = predict_payload(live_a.tenant, principal, served, PredictInput(images, 3),
-                              "pred_crashtest000000000000", "async", "req_crash")
+    payload = predict_payload(
+        live_a.tenant,
+        principal,
+        served,
+        PredictInput(images, 3),
+        "pred_crashtest000000000000",
+        "async",
+        "req_crash",
+    )
     marker = tmp_path / "crash-once"
     marker.touch()
 
@@ -48,9 +59,11 @@ def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_
         assert UsageEvent.objects.count() == 1
 
     with celery_worker(QUEUE):
+
         def reprocessed():
             with live_a.context():
                 return Prediction.objects.get(pk=first.pk).completed_at > first.completed_at
+
         _wait(reprocessed)  # within the heartbeat's time to live plus a reap interval
         _wait(lambda: lane.redis_client().exists(claims) == 0)
 

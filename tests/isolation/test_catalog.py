@@ -19,8 +19,11 @@ def _tables_with_tenant_id(cursor) -> list[str]:
 def test_every_tenant_table_has_forced_row_level_security():
     with connections["owner"].cursor() as cursor:
         tables = _tables_with_tenant_id(cursor)
-        cursor.execute("""SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
-                          WHERE relname = ANY(%s) AND relkind = 'r'""", [tables])
+        cursor.execute(
+            """SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class
+                          WHERE relname = ANY(%s) AND relkind = 'r'""",
+            [tables],
+        )
         flags = {name: (enabled, forced) for name, enabled, forced in cursor.fetchall()}
         cursor.execute("SELECT DISTINCT tablename FROM pg_policies WHERE schemaname = 'public'")
         with_policy = {row[0] for row in cursor.fetchall()}
@@ -36,11 +39,15 @@ def test_app_role_is_not_superuser_bypassrls_or_owner():
         (role,) = cursor.fetchone()
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
         assert cursor.fetchone() == (False, False)
-        cursor.execute("""SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
-                          AND tableowner = %s""", [role])
+        cursor.execute(
+            """SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
+                          AND tableowner = %s""",
+            [role],
+        )
         assert cursor.fetchone() == (0,)
-        cursor.execute("SELECT pg_get_userbyid(datdba) FROM pg_database "
-                       "WHERE datname = current_database()")
+        cursor.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+        )
         assert cursor.fetchone()[0] != role
 
 
@@ -50,8 +57,9 @@ def test_raw_sql_under_tenant_b_sees_none_of_tenant_a(tenant_a, tenant_b):
     with tenant_b.context(), connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT tenant_id FROM tenants_apikey")
         assert cursor.fetchall() == [(tenant_b.tenant.pk,)]
-        cursor.execute("SELECT count(*) FROM tenants_auditevent WHERE tenant_id = %s",
-                       [tenant_a.tenant.pk])
+        cursor.execute(
+            "SELECT count(*) FROM tenants_auditevent WHERE tenant_id = %s", [tenant_a.tenant.pk]
+        )
         assert cursor.fetchone() == (0,)
 
 
@@ -64,12 +72,18 @@ def test_raw_sql_without_tenant_sees_nothing(tenant_a):
 def test_raw_insert_into_another_tenant_is_refused(tenant_a, tenant_b):
     from django.db import DatabaseError, transaction
 
-    with tenant_b.context(), pytest.raises(DatabaseError, match="row-level security"), \
-            transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("""INSERT INTO tenants_auditevent
+    with (
+        tenant_b.context(),
+        pytest.raises(DatabaseError, match="row-level security"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            """INSERT INTO tenants_auditevent
                           (tenant_id, public_id, created_at, actor, action, target, data)
                           VALUES (%s, 'evt_x', now(), 'system', 'forged', '', '{}')""",
-                       [tenant_a.tenant.pk])
+            [tenant_a.tenant.pk],
+        )
 
 
 def test_manager_fails_closed_without_tenant(tenant_a):

@@ -33,17 +33,25 @@ def _path(route: str, params: dict) -> str:
 def test_tenant_b_gets_404_on_tenant_a_objects_and_changes_nothing(case, tenant_a, tenant_b):
     params = case.make(tenant_a)
     before = case.snapshot(tenant_a)
-    response = tenant_b.client.generic(case.method, _path(case.route, params),
-                                       data=json.dumps(case.body(params)),
-                                       content_type="application/json")
+    response = tenant_b.client.generic(
+        case.method,
+        _path(case.route, params),
+        data=json.dumps(case.body(params)),
+        content_type="application/json",
+    )
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "resource_missing"
     assert case.snapshot(tenant_a) == before
-    fake = {name: value[: value.index("_") + 1] + "doesnotexist0000000000"
-            for name, value in params.items()}
-    missing = tenant_b.client.generic(case.method, _path(case.route, fake),
-                                      data=json.dumps(case.body(fake)),
-                                      content_type="application/json")
+    fake = {
+        name: value[: value.index("_") + 1] + "doesnotexist0000000000"
+        for name, value in params.items()
+    }
+    missing = tenant_b.client.generic(
+        case.method,
+        _path(case.route, fake),
+        data=json.dumps(case.body(fake)),
+        content_type="application/json",
+    )
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == response.json()["error"]["type"]
 

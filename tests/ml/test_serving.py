@@ -123,8 +123,9 @@ def test_warm_up_times_every_bucket_and_split_batches_match_one_pass(base_artifa
     forward.warm_up()
     assert all(0 < seconds < 1 for seconds in forward.call_seconds.values())
     assert sum(forward.plan(11)) >= 11
-    np.testing.assert_allclose(forward(images[:11]),
-                               base_artifact.model.predict_on_batch(images[:11]), atol=1e-5)
+    np.testing.assert_allclose(
+        forward(images[:11]), base_artifact.model.predict_on_batch(images[:11]), atol=1e-5
+    )
 
 
 def test_loading_twice_is_warm(tmp_path, base_artifact):
@@ -178,10 +179,10 @@ def test_apply_heads_pads_narrow_heads_with_zero_probability():
 def test_a_wide_head_is_applied_without_copying_its_kernel_per_image():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(64, 1280)).astype(np.float32)
-    wide = HeadWeights(rng.normal(0, 0.01, (1280, 1000)).astype(np.float32),
-                       np.zeros(1000, np.float32))
-    narrow = HeadWeights(rng.normal(0, 0.01, (1280, 3)).astype(np.float32),
-                         np.zeros(3, np.float32))
+    wide = HeadWeights(
+        rng.normal(0, 0.01, (1280, 1000)).astype(np.float32), np.zeros(1000, np.float32)
+    )
+    narrow = HeadWeights(rng.normal(0, 0.01, (1280, 3)).astype(np.float32), np.zeros(3, np.float32))
     head_index = np.array([0, 1] * 32)
 
     tracemalloc.start()

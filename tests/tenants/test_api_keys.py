@@ -39,15 +39,23 @@ def test_missing_key_is_401(db):
 
 
 def test_create_shows_secret_once_and_stores_only_digest(tenant_a):
-    response = tenant_a.client.post("/v1/api-keys", {"name": "ci", "scopes": ["predict"]},
-                                    format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    response = tenant_a.client.post(
+        "/v1/api-keys",
+        {"name": "ci", "scopes": ["predict"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k1",
+    )
     assert response.status_code == 201
     body = response.json()
     secret = body["secret"]
     assert body["id"].startswith("key_") and body["scopes"] == ["predict"]
     assert api_client(secret).get("/v1/api-keys").status_code == 403  # works, lacks admin
-    replay = tenant_a.client.post("/v1/api-keys", {"name": "ci", "scopes": ["predict"]},
-                                  format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    replay = tenant_a.client.post(
+        "/v1/api-keys",
+        {"name": "ci", "scopes": ["predict"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k1",
+    )
     assert replay.json()["id"] == body["id"] and replay.json()["secret"] == "[redacted]"
     with tenant_a.context():
         key = ApiKey.objects.get(public_id=body["id"])
@@ -61,8 +69,9 @@ def test_create_shows_secret_once_and_stores_only_digest(tenant_a):
 
 def test_secret_never_reaches_the_logs(tenant_a, caplog):
     caplog.set_level("DEBUG")
-    response = tenant_a.client.post("/v1/api-keys", {"name": "x", "scopes": ["read"]},
-                                    format="json")
+    response = tenant_a.client.post(
+        "/v1/api-keys", {"name": "x", "scopes": ["read"]}, format="json"
+    )
     secret = response.json()["secret"]
     api_client(secret).get("/v1/api-keys")
     assert secret not in caplog.text
@@ -93,8 +102,11 @@ def test_key_without_admin_scope_gets_403_and_changes_nothing(tenant_a, scopes):
     response = client.post("/v1/api-keys", {"name": "sneaky", "scopes": ["admin"]}, format="json")
     assert response.status_code == 403
     assert response.json()["error"] == {
-        "type": "permission_error", "code": "insufficient_scope",
-        "message": "This API key lacks the 'admin' scope.", "param": None}
+        "type": "permission_error",
+        "code": "insufficient_scope",
+        "message": "This API key lacks the 'admin' scope.",
+        "param": None,
+    }
     with tenant_a.context():
         assert not ApiKey.objects.filter(name="sneaky").exists()
 
@@ -119,8 +131,9 @@ def test_invalid_create_input_names_the_problem_and_writes_nothing(tenant_a):
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "scopes"
     past = (timezone.now() - timedelta(days=1)).isoformat()
-    response = tenant_a.client.post("/v1/api-keys", {"name": "x", "scopes": ["read"],
-                                                     "expires_at": past}, format="json")
+    response = tenant_a.client.post(
+        "/v1/api-keys", {"name": "x", "scopes": ["read"], "expires_at": past}, format="json"
+    )
     assert response.status_code == 400 and response.json()["error"]["param"] == "expires_at"
     with tenant_a.context():
         assert ApiKey.objects.count() == 1

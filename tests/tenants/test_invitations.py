@@ -34,7 +34,8 @@ def test_expired_invitation_is_refused(tenant_a):
     issued = _invite(tenant_a)
     with tenant_a.context():
         Invitation.objects.filter(pk=issued.invitation.pk).update(
-            expires_at=timezone.now() - timedelta(seconds=1))
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
     user = User.objects.create_user("dev@example.test")
     with pytest.raises(Conflict, match="expired"):
         services.invitation_accept(token=issued.token, user=user)
@@ -73,10 +74,12 @@ def test_role_changes_are_audited(tenant_a):
 
     user = User.objects.create_user("dev@example.test")
     with tenant_a.context():
-        services.membership_set_role(tenant_a.tenant, actor=tenant_a.owner, user=user,
-                                     role="finance")
-        membership = services.membership_set_role(tenant_a.tenant, actor=tenant_a.owner,
-                                                  user=user, role="viewer")
+        services.membership_set_role(
+            tenant_a.tenant, actor=tenant_a.owner, user=user, role="finance"
+        )
+        membership = services.membership_set_role(
+            tenant_a.tenant, actor=tenant_a.owner, user=user, role="viewer"
+        )
         assert membership.role == "viewer"
         assert AuditEvent.objects.filter(action="membership.role_set").count() == 2
 
@@ -89,8 +92,9 @@ def test_a_person_sees_their_own_memberships_across_organisations(tenant_a, tena
     user = User.objects.create_user("both@example.test")
     for handle in (tenant_a, tenant_b):
         with handle.context():
-            services.membership_set_role(handle.tenant, actor=handle.owner, user=user,
-                                         role="viewer")
+            services.membership_set_role(
+                handle.tenant, actor=handle.owner, user=user, role="viewer"
+            )
     with user_context(user.pk), connection.cursor() as cursor:
         cursor.execute("SELECT tenant_id FROM tenants_membership ORDER BY tenant_id")
         assert [row[0] for row in cursor.fetchall()] == [tenant_a.tenant.pk, tenant_b.tenant.pk]

@@ -12,4 +12,3 @@ def training_workers(django_db_setup):
         celery_worker("training", pool="prefork", concurrency=1) as training,
     ):
         yield training
-

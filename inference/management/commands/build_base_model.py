@@ -6,8 +6,10 @@ from inference.registry import DEFAULT_BASE_DIR, base_model_register
 
 
 class Command(BaseCommand):
-    help = ("Pretrain the default base model on procedurally generated images (offline, "
-            "deterministic with --seed), write its artifact and report, and register it.")
+    help = (
+        "Pretrain the default base model on procedurally generated images (offline, "
+        "deterministic with --seed), write its artifact and report, and register it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--output", type=Path, default=None)

@@ -23,26 +23,80 @@ def _processes(port: int) -> dict[str, list[str]]:
     celery = [python, "-m", "celery", "-A", "saas"]
     web_workers = os.environ.get("WEB_CONCURRENCY", "2")
     return {
-        "web": [python, "-m", "gunicorn", "saas.wsgi:application", "--bind",
-                f"0.0.0.0:{port}", "--workers", web_workers,
-                "--threads", os.environ.get("WEB_THREADS", "16"),
-                "--access-logfile", "-", "--graceful-timeout", "10"],
+        "web": [
+            python,
+            "-m",
+            "gunicorn",
+            "saas.wsgi:application",
+            "--bind",
+            f"0.0.0.0:{port}",
+            "--workers",
+            web_workers,
+            "--threads",
+            os.environ.get("WEB_THREADS", "16"),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+        ],
         # Solo, not prefork: TensorFlow is not fork-safe.  Requests arrive through
         # the inference lane, claimed by the runtime's own thread (inference.tasks).
         # Everything shares this host's cores: the CPU fallback may use all of
         # them but yields to the web tier (TensorFlow's idle compute threads spin,
         # and at equal priority they starve the processes that feed them).
-        "inference": ["nice", "-n", str(INFERENCE_NICENESS), *celery, "worker", "-Q",
-                      "inference", "-n", "inference@%h", "--pool", "solo", "--loglevel", "INFO"],
+        "inference": [
+            "nice",
+            "-n",
+            str(INFERENCE_NICENESS),
+            *celery,
+            "worker",
+            "-Q",
+            "inference",
+            "-n",
+            "inference@%h",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+        ],
         # Prefork with one child that imports TensorFlow lazily; a fresh child
         # per job returns all memory, and the hard time limit works.
-        "training": [*celery, "worker", "-Q", "training", "-n", "training@%h",
-                     "--pool", "prefork", "--concurrency", "1", "--max-tasks-per-child", "1",
-                     "--loglevel", "INFO"],
-        "default": [*celery, "worker", "-Q", "default", "-n", "default@%h",
-                    "--concurrency", "2", "--loglevel", "INFO"],
-        "beat": [*celery, "beat", "--schedule", str(embedded.VAR_DIR / "celerybeat-schedule"),
-                 "--loglevel", "INFO"],
+        "training": [
+            *celery,
+            "worker",
+            "-Q",
+            "training",
+            "-n",
+            "training@%h",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--max-tasks-per-child",
+            "1",
+            "--loglevel",
+            "INFO",
+        ],
+        "default": [
+            *celery,
+            "worker",
+            "-Q",
+            "default",
+            "-n",
+            "default@%h",
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "INFO",
+        ],
+        "beat": [
+            *celery,
+            "beat",
+            "--schedule",
+            str(embedded.VAR_DIR / "celerybeat-schedule"),
+            "--loglevel",
+            "INFO",
+        ],
     }
 
 
@@ -60,8 +114,10 @@ class Command(BaseCommand):
         started_redis = not os.environ.get("REDIS_URL") and not embedded.redis_running()
         call_command("setup_database", verbosity=0)
         call_command("ensure_base_model", verbosity=1)
-        children = {name: subprocess.Popen(command, start_new_session=True)
-                    for name, command in _processes(port).items()}
+        children = {
+            name: subprocess.Popen(command, start_new_session=True)
+            for name, command in _processes(port).items()
+        }
         self._banner(port, embedded_services)
         stopping = False
 
@@ -85,19 +141,25 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def _banner(self, port: int, embedded_services: bool) -> None:
-        where = "embedded PostgreSQL and Redis under var/" if embedded_services else \
-            "the configured DATABASE_URL / REDIS_URL"
-        self.stdout.write(self.style.SUCCESS(
-            f"\nModelhouse is starting on {where}\n"
-            f"  API        http://127.0.0.1:{port}/v1/\n"
-            f"  API docs   http://127.0.0.1:{port}/docs/\n"
-            f"  Health     http://127.0.0.1:{port}/healthz\n"
-            f"  Admin      http://127.0.0.1:{port}/admin/\n"
-            f"  Database   {settings.DATABASES['default']['NAME']}\n"
-            "Create an organisation and key in another terminal:\n"
-            "  .venv/bin/python manage.py create_tenant --name Acme "
-            "--owner-email you@example.com --api-key\n"
-            "Press Ctrl-C to stop.\n"))
+        where = (
+            "embedded PostgreSQL and Redis under var/"
+            if embedded_services
+            else "the configured DATABASE_URL / REDIS_URL"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nModelhouse is starting on {where}\n"
+                f"  API        http://127.0.0.1:{port}/v1/\n"
+                f"  API docs   http://127.0.0.1:{port}/docs/\n"
+                f"  Health     http://127.0.0.1:{port}/healthz\n"
+                f"  Admin      http://127.0.0.1:{port}/admin/\n"
+                f"  Database   {settings.DATABASES['default']['NAME']}\n"
+                "Create an organisation and key in another terminal:\n"
+                "  .venv/bin/python manage.py create_tenant --name Acme "
+                "--owner-email you@example.com --api-key\n"
+                "Press Ctrl-C to stop.\n"
+            )
+        )
 
     def _shutdown(self, children: dict[str, subprocess.Popen]) -> None:
         for child in children.values():
