@@ -6,9 +6,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from modelhouse import Client
+from modelhouse import Client, _retries
 
-from tests.sdk.helpers import FAST_RETRIES
 from tests.workers import celery_worker
 
 
@@ -22,8 +21,22 @@ def no_user_config(tmp_path, monkeypatch):
 
 @pytest.fixture
 def client(live_server, live_a):
-    with Client(live_a.secret, base_url=live_server.url, retry=FAST_RETRIES) as sdk:
+    with Client(live_a.secret, base_url=live_server.url) as sdk:
         yield sdk
+
+
+@pytest.fixture
+def retry_waits(monkeypatch) -> list[float]:
+    """Retries without waiting: the seconds each client would have slept before a
+    resend, in order, replace the sleeping itself."""
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(_retries, "sleep", waits.append)
+    monkeypatch.setattr(_retries, "async_sleep", record)
+    return waits
 
 
 @pytest.fixture(scope="module")

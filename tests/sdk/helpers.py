@@ -5,12 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import httpx
 import numpy as np
-from modelhouse import RetryPolicy
 from PIL import Image
-
-# Short backoffs: tests wait for Retry-After, not for jitter.
-FAST_RETRIES = RetryPolicy(initial_backoff=0.05, max_backoff=0.5)
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 50), "blue": (40, 60, 230)}
 
@@ -32,3 +29,47 @@ def write_dataset(root: Path, counts: dict[str, int]) -> Path:
             colour = list(COLOURS)[index % len(COLOURS)]
             (root / label / f"{label}_{i}.png").write_bytes(colour_png(colour, 100 * index + i))
     return root
+
+
+def forced_error(
+    status: int, request: httpx.Request, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """An error answer in the API's shape, made up on the client's side of the wire."""
+    kind = "rate_limit_error" if status == 429 else "api_error"
+    body = {"error": {"type": kind, "code": f"forced_{status}", "message": "forced", "param": None}}
+    return httpx.Response(status, json=body, headers=headers, request=request)
+
+
+class FailFirst(httpx.HTTPTransport):
+    """Answers the first ``count`` requests with ``status`` itself (as a proxy in trouble
+    would), then delivers every request to the real server."""
+
+    def __init__(
+        self, count: int, status: int = 503, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__()
+        self.count, self.status, self.headers = count, status, headers
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if len(self.requests) <= self.count:
+            return forced_error(self.status, request, self.headers)
+        return super().handle_request(request)
+
+
+class AsyncFailFirst(httpx.AsyncHTTPTransport):
+    """:class:`FailFirst` for ``httpx.AsyncClient``."""
+
+    def __init__(
+        self, count: int, status: int = 503, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__()
+        self.count, self.status, self.headers = count, status, headers
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if len(self.requests) <= self.count:
+            return forced_error(self.status, request, self.headers)
+        return await super().handle_async_request(request)

@@ -12,14 +12,13 @@ from modelhouse.cli import main
 
 from billing.price_book import get_plan
 from tests.billing.helpers import record
-from tests.sdk.helpers import FAST_RETRIES
 
 
 @pytest.fixture
 def reader(client, live_server):
     """A client whose key has the ``read`` scope only."""
     key = client.api_keys.create("reader", ["read"])
-    with Client(key.secret, base_url=live_server.url, retry=FAST_RETRIES) as sdk:
+    with Client(key.secret, base_url=live_server.url) as sdk:
         yield sdk
 
 

@@ -84,3 +84,21 @@ def test_api_errors_exit_1_with_the_request_id(live_server, live_a, monkeypatch,
     assert main(["fine-tunes", "cancel", "ft_doesnotexist"]) == 1
     err = capsys.readouterr().err
     assert "404 invalid_request_error/resource_missing" in err and "[request req_" in err
+
+
+def test_the_command_runs_without_tqdm(live_server, live_a, live_base_model):
+    env = {
+        **os.environ,
+        "MODELHOUSE_API_KEY": live_a.secret,
+        "MODELHOUSE_BASE_URL": live_server.url,
+    }
+    code = (
+        "import sys; sys.modules['tqdm'] = None\n"  # installed without the [cli] extra
+        "from modelhouse.cli import main\n"
+        "sys.exit(main(['models', 'list', '--json']))\n"
+    )
+    listed = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [m["id"] for m in json.loads(listed.stdout)] == [live_base_model.public_id]

@@ -19,7 +19,10 @@ def test_models_list_and_retrieve_by_name_with_typed_fields(client, live_base_mo
     assert [m.id for m in page] == [live_base_model.public_id] and not page.has_more
     model = client.models.retrieve(live_base_model.name)
     assert (model.id, model.kind, model.name) == (
-        live_base_model.public_id, "base", live_base_model.name)
+        live_base_model.public_id,
+        "base",
+        live_base_model.name,
+    )
     assert model.input["shape"] == list(live_base_model.input_shape)
     assert model.created_at is not None and model.created_at.tzinfo is not None
     assert model.raw["object"] == "model"
@@ -29,8 +32,8 @@ def test_api_keys_create_page_through_and_revoke(client, live_server):
     created = [client.api_keys.create(f"k{i}", ["read"]) for i in range(3)]
     assert all(key.secret and key.secret.startswith(key.prefix) for key in created)
     first = client.api_keys.list(limit=2)
-    assert len(first) == 2 and first.has_more
-    every = [key.id for key in client.api_keys.iterate()]
+    assert len(first.data) == 2 and first.has_more
+    every = [key.id for key in client.api_keys.list()]
     assert len(every) == len(set(every)) == 4  # the three and the fixture's own
     revoked = client.api_keys.revoke(created[0].id)
     assert revoked.revoked and revoked.secret is None
@@ -76,7 +79,7 @@ def test_same_idempotency_key_with_another_body_is_a_conflict(client):
         client.api_keys.create("second", ["read"], idempotency_key="create-reader")
     assert conflict.value.code == "idempotency_key_reused"
     assert conflict.value.param == "Idempotency-Key"
-    assert [k.name for k in client.api_keys.iterate()].count("second") == 0
+    assert [k.name for k in client.api_keys.list()].count("second") == 0
 
 
 def test_datasets_and_fine_tunes_without_workers(client, live_base_model, tmp_path):
@@ -89,7 +92,7 @@ def test_datasets_and_fine_tunes_without_workers(client, live_base_model, tmp_pa
     job = client.fine_tunes.create(dataset.id, suffix="pets", hyperparameters={"epochs": 2})
     assert job.status in ("validating", "queued") and job.dataset == dataset.id
     assert job.hyperparameters["epochs"] == 2
-    assert [j.id for j in client.fine_tunes.iterate()] == [job.id]
+    assert [j.id for j in client.fine_tunes.list()] == [job.id]
     cancelled = client.fine_tunes.cancel(job.id)
     assert cancelled.cancel_requested or cancelled.status == "cancelled"
     events = client.fine_tunes.events(job.id)
@@ -104,7 +107,7 @@ def test_usage_and_invoices_when_nothing_happened_yet(client):
     assert report.group_by == "meter" and report.currency and report.start < report.end
     assert report.data == []
     assert client.usage.csv(group_by="day").splitlines()[0].startswith("day,meter,quantity")
-    assert list(client.invoices.iterate()) == []
+    assert list(client.invoices.list()) == []
 
 
 def test_invoices_read_what_period_close_issued(client, live_a, settings):
@@ -118,11 +121,10 @@ def test_invoices_read_what_period_close_issued(client, live_a, settings):
 
     settings.BILLING_LEDGER_LAG_S = 0  # roll up what was just recorded
     period = period_containing(timezone.now()).previous()
-    record(live_a, "images_base", 250_000, period.start + timedelta(hours=2),
-           model_ref="mdl_base")
+    record(live_a, "images_base", 250_000, period.start + timedelta(hours=2), model_ref="mdl_base")
     close_period(period, tenant=live_a.tenant)
 
-    (listed,) = list(client.invoices.iterate())
+    (listed,) = list(client.invoices.list())
     invoice = client.invoices.retrieve(listed.id)
     assert invoice.id.startswith("inv_") and invoice.total == listed.total > 0
     assert [line.quantity for line in invoice.lines if line.meter == "images_base"] == [250_000]

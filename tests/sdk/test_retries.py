@@ -9,7 +9,7 @@ import httpx
 from django.test import override_settings
 from modelhouse import Client
 
-from tests.sdk.helpers import FAST_RETRIES, write_dataset
+from tests.sdk.helpers import write_dataset
 
 
 class Recorder:
@@ -56,9 +56,7 @@ def test_a_429_is_retried_after_its_retry_after(live_server, live_a):
     recorder = Recorder()
     with (
         httpx.Client(event_hooks=recorder.hooks()) as http,
-        Client(
-            live_a.secret, base_url=live_server.url, http_client=http, retry=FAST_RETRIES
-        ) as client,
+        Client(live_a.secret, base_url=live_server.url, http_client=http) as client,
     ):
         for _ in range(100):  # until the bucket runs dry and one call has to wait
             assert client.ping()["object"] == "ping"
@@ -78,9 +76,7 @@ def test_a_post_whose_answer_is_lost_is_resent_and_done_once(live_server, live_a
     transport, recorder = LoseFirstAnswer(), Recorder()
     with (
         httpx.Client(transport=transport, event_hooks=recorder.hooks()) as http,
-        Client(
-            live_a.secret, base_url=live_server.url, http_client=http, retry=FAST_RETRIES
-        ) as client,
+        Client(live_a.secret, base_url=live_server.url, http_client=http) as client,
     ):
         dataset = client.datasets.create(folder)
         datasets = client.datasets.list()
@@ -97,11 +93,9 @@ def test_a_post_whose_answer_is_lost_is_resent_and_done_once(live_server, live_a
 def test_a_replayed_key_creation_never_shows_the_secret_twice(live_server, live_a):
     with (
         httpx.Client(transport=LoseFirstAnswer()) as http,
-        Client(
-            live_a.secret, base_url=live_server.url, http_client=http, retry=FAST_RETRIES
-        ) as client,
+        Client(live_a.secret, base_url=live_server.url, http_client=http) as client,
     ):
         key = client.api_keys.create("ci", ["read"])
-        names = [k.name for k in client.api_keys.iterate()]
+        names = [k.name for k in client.api_keys.list()]
     assert key.secret == "[redacted]"  # lost with the first answer: revoke and create anew
     assert names.count("ci") == 1

@@ -10,9 +10,9 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from modelhouse._retries import RetryPolicy, parse_retry_after
 from modelhouse.archive import zip_folder
 from modelhouse.errors import APIError, NotFoundError, RateLimitError, error_from_response
-from modelhouse.retries import RetryPolicy, parse_retry_after
 from modelhouse.types import Prediction
 
 
@@ -103,3 +103,26 @@ def test_the_sdk_and_cli_import_no_django():
         "sys.exit('django' in sys.modules or 'tensorflow' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_the_library_works_without_tqdm_and_the_cli_then_draws_no_bars():
+    code = (
+        "import sys; sys.modules['tqdm'] = None\n"  # `import tqdm` now raises ImportError
+        "import modelhouse, modelhouse.cli\n"
+        "from modelhouse.cli._progress import SilentBar, bar\n"
+        "modelhouse.Client('mh_test_x', base_url='http://api.test').close()\n"
+        "assert isinstance(bar(total=3, desc='x', enabled=True), SilentBar)\n"
+    )
+    blocked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert blocked.returncode == 0, blocked.stderr
+
+
+def test_only_the_cli_imports_tqdm():
+    code = (
+        "import sys, modelhouse, modelhouse.client, modelhouse.async_client\n"
+        "assert 'tqdm' not in sys.modules\n"
+        "import modelhouse.cli\n"
+        "assert 'tqdm' in sys.modules\n"
+    )
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stderr

@@ -11,37 +11,35 @@
 
 from __future__ import annotations
 
-import logging
-import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from modelhouse._version import __version__
-from modelhouse.config import load_settings
-from modelhouse.errors import APIConnectionError, error_from_response
-from modelhouse.resources.api_keys import ApiKeys
+from modelhouse import _retries
+from modelhouse._base_client import DEFAULT_TIMEOUT, BaseClient, raw_call
+from modelhouse._calls import Answer, Call
+from modelhouse._retries import DEFAULT_MAX_RETRIES
+from modelhouse.pagination import CursorPage, Page, T
+from modelhouse.resources.api_keys import APIKeys
 from modelhouse.resources.billing import Billing
 from modelhouse.resources.datasets import Datasets
 from modelhouse.resources.fine_tunes import FineTunes
 from modelhouse.resources.invoices import Invoices
 from modelhouse.resources.models import Models
 from modelhouse.resources.predictions import Predictions
-from modelhouse.resources.usage import UsageResource
-from modelhouse.retries import RetryPolicy
-
-logger = logging.getLogger("modelhouse")
+from modelhouse.resources.usage import Usage
 
 
-class Client:
+class Client(BaseClient[httpx.Client]):
     """A Modelhouse API client.
 
     ``api_key`` and ``base_url`` default to the environment and then the config
-    file (see :mod:`modelhouse.config`).  ``http_client`` lets a caller bring its
-    own ``httpx.Client`` (proxies, certificates, event hooks); the client then
-    leaves closing it to the caller.
+    file (see :mod:`modelhouse.config`).  ``timeout`` (seconds) applies to each
+    request; ``max_retries`` is how many times a request is resent after a network
+    failure, a 429, a 5xx or an ``idempotency_in_progress`` conflict (0: never).
+    ``http_client`` lets a caller bring its own ``httpx.Client`` (proxies,
+    certificates, event hooks); the client then leaves closing it to the caller.
+    :meth:`with_options` makes a copy with other options on the same pool.
     """
 
     def __init__(
@@ -49,30 +47,28 @@ class Client:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        timeout: float = 60.0,
-        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        settings = load_settings(api_key, base_url)
-        self.base_url = settings.base_url
-        self.retry = retry or RetryPolicy()
-        self._api_key = settings.api_key
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(timeout=timeout)
-        self._sleep = sleep
-
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+        )
         self.models = Models(self)
         self.predictions = Predictions(self)
         self.datasets = Datasets(self)
         self.fine_tunes = FineTunes(self)
-        self.usage = UsageResource(self)
+        self.usage = Usage(self)
         self.invoices = Invoices(self)
-        self.api_keys = ApiKeys(self)
+        self.api_keys = APIKeys(self)
         self.billing = Billing(self)
 
-    def __repr__(self) -> str:
-        return f"Client(base_url={self.base_url!r})"  # never the key
+    def _new_http_client(self) -> httpx.Client:
+        return httpx.Client()
 
     def __enter__(self) -> Client:
         return self
@@ -81,6 +77,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the connection pool, unless it was brought by the caller or shared."""
         if self._owns_http:
             self._http.close()
 
@@ -89,62 +86,33 @@ class Client:
         return self.request_json("GET", "/v1/ping")
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`request`, answering the body as JSON."""
         return self.request(method, path, **kwargs).json()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        data: dict[str, Any] | None = None,
-        files: Any = None,
-        idempotency_key: str | None = None,
-        timeout: float | None = None,
-    ) -> httpx.Response:
-        """Send one API call, retrying 429, 5xx and network failures; return a 2xx answer.
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one API call to ``path`` (``/v1/…``), with the key and the retries; answer
+        the 2xx response.  Keyword arguments: ``params``, ``json``, ``data``, ``files``,
+        ``idempotency_key``, ``timeout``.
 
-        A POST gets an ``Idempotency-Key`` (``idempotency_key`` or a fresh one)
-        that every retry repeats, so the server does its work once.  Raises an
-        :class:`~modelhouse.errors.APIStatusError` subclass for an error answer,
-        :class:`~modelhouse.errors.APIConnectionError` when the API is unreachable.
+        Raises an :class:`~modelhouse.errors.APIStatusError` subclass for an error
+        answer, :class:`~modelhouse.errors.APIConnectionError` when the API is
+        unreachable.
         """
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "User-Agent": f"modelhouse-python/{__version__}",
-        }
-        if method.upper() == "POST":
-            headers["Idempotency-Key"] = idempotency_key or f"sdk_{uuid.uuid4().hex}"
-        query = {name: value for name, value in (params or {}).items() if value is not None}
-        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-        attempt = 0
+        return self._send(raw_call(method, path, **kwargs))
+
+    def _send(self, call: Call[Answer]) -> Answer:
+        attempts = self._attempts(call)
         while True:
+            request = self._build_request(call, attempts.idempotency_key)
             try:
-                response = self._http.request(
-                    method,
-                    f"{self.base_url}{path}",
-                    params=query,
-                    json=json,
-                    data=data,
-                    files=files,
-                    headers=headers,
-                    **extra,
-                )
+                response = self._http.send(request)
             except httpx.TransportError as failure:
-                delay = self.retry.delay(attempt) if attempt < self.retry.max_retries else None
-                if delay is None:
-                    raise APIConnectionError(f"{method} {path}: {failure!r}") from failure
-                logger.info("%s %s failed (%r); retry in %.2f s", method, path, failure, delay)
+                delay = attempts.wait_after_failure(failure)
             else:
                 if response.is_success:
-                    return response
-                error = error_from_response(response)
-                delay = None
-                if self.retry.should_retry(attempt, error.status, error.code, method):
-                    delay = self.retry.delay(attempt, response.headers.get("Retry-After"))
-                if delay is None:
-                    raise error
-                logger.info("%s %s answered %s; retry in %.2f s", method, path, error.status, delay)
-            self._sleep(delay)
-            attempt += 1
+                    return call.parse(response)
+                delay = attempts.wait_after_error(response)
+            _retries.sleep(delay)  # looked up here, so that tests can replace it
+
+    def _list_page(self, call: Call[Page[T]]) -> CursorPage[T]:
+        return CursorPage(self._send(call), call, self)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from modelhouse.retries import parse_retry_after
+from modelhouse._retries import parse_retry_after
 
 
 class ModelhouseError(Exception):
@@ -33,7 +33,7 @@ class APIConnectionError(ModelhouseError):
     """The API could not be reached (after the retries), or it did not answer in time."""
 
 
-class WaitTimeout(ModelhouseError):
+class WaitTimeoutError(ModelhouseError):
     """A ``wait()`` gave up before the object reached a final state."""
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Iterator
 from datetime import datetime
 from typing import (
     Any,
     ClassVar,
-    Generic,
     Self,
-    TypeVar,
     Union,
     get_args,
     get_origin,
@@ -29,7 +26,7 @@ FINE_TUNE_FINAL = ("succeeded", "failed", "cancelled")
 
 
 @dataclasses.dataclass(frozen=True)
-class ApiObject:
+class APIObject:
     raw: dict[str, Any] = dataclasses.field(repr=False, compare=False)
 
     _hints: ClassVar[dict[type, dict[str, Any]]] = {}
@@ -59,33 +56,16 @@ def _convert(hint: Any, value: Any) -> Any:
         return [_convert(item, element) for element in value]
     if hint is datetime:
         return datetime.fromisoformat(value)
-    if isinstance(hint, type) and issubclass(hint, ApiObject):
+    if isinstance(hint, type) and issubclass(hint, APIObject):
         return hint.from_api(value)
     return value
-
-
-T = TypeVar("T", bound=ApiObject)
-
-
-@dataclasses.dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list: ``data`` newest first; ``has_more`` says whether older ones exist."""
-
-    data: list[T]
-    has_more: bool
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
 
 
 # --- models and predictions ---------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class Model(ApiObject):
+class Model(APIObject):
     id: str
     kind: str  # "base", "head" or "full"
     name: str
@@ -99,20 +79,20 @@ class Model(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class Score(ApiObject):
+class Score(APIObject):
     label: str
     score: float
 
 
 @dataclasses.dataclass(frozen=True)
-class PredictionResult(ApiObject):
+class PredictionResult(APIObject):
     label: str
     score: float
     top_k: list[Score]
 
 
 @dataclasses.dataclass(frozen=True)
-class Prediction(ApiObject):
+class Prediction(APIObject):
     id: str
     model: str
     status: str  # "queued", "running", "succeeded" or "failed"
@@ -130,7 +110,7 @@ class Prediction(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class Dataset(ApiObject):
+class Dataset(APIObject):
     id: str
     name: str
     status: str  # "processing", "ready" or "failed"
@@ -146,7 +126,7 @@ class Dataset(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class FineTune(ApiObject):
+class FineTune(APIObject):
     id: str
     status: str  # validating, queued, running, succeeded, failed or cancelled
     dataset: str
@@ -170,7 +150,7 @@ class FineTune(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class FineTuneEvent(ApiObject):
+class FineTuneEvent(APIObject):
     id: str
     created_at: datetime | None
     level: str
@@ -183,7 +163,7 @@ class FineTuneEvent(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class UsageRow(ApiObject):
+class UsageRow(APIObject):
     group: str
     meter: str
     quantity: int
@@ -191,7 +171,7 @@ class UsageRow(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class UsageReport(ApiObject):
+class UsageReport(APIObject):
     start: datetime
     end: datetime
     group_by: str
@@ -201,7 +181,7 @@ class UsageReport(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class InvoiceLine(ApiObject):
+class InvoiceLine(APIObject):
     id: str
     kind: str
     description: str
@@ -213,7 +193,7 @@ class InvoiceLine(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class Invoice(ApiObject):
+class Invoice(APIObject):
     id: str
     status: str
     currency: str
@@ -229,7 +209,7 @@ class Invoice(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class ApiKey(ApiObject):
+class APIKey(APIObject):
     id: str
     name: str
     prefix: str
@@ -245,13 +225,13 @@ class ApiKey(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class Period(ApiObject):
+class Period(APIObject):
     start: datetime
     end: datetime
 
 
 @dataclasses.dataclass(frozen=True)
-class KeyQuota(ApiObject):
+class KeyQuota(APIObject):
     id: str
     api_key: str
     meter: str  # "images_base", "images_finetuned" or "training_seconds"
@@ -260,7 +240,7 @@ class KeyQuota(ApiObject):
 
 
 @dataclasses.dataclass(frozen=True)
-class BillingAccount(ApiObject):
+class BillingAccount(APIObject):
     """Money is in integer minor units of ``currency``."""
 
     plan: str

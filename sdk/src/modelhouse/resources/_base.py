@@ -1,43 +1,40 @@
-"""What every resource shares: the client, and list pagination."""
+"""What every resource shares: the client it sends its calls through.
+
+A resource module describes each endpoint once, as a function building a
+:class:`~modelhouse._calls.Call`; its sync class sends the calls through
+:class:`~modelhouse.Client` and its ``Async…`` twin awaits them through
+:class:`~modelhouse.AsyncClient`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from modelhouse.types import Page, T
+from modelhouse._calls import Answer, Call
+from modelhouse.pagination import AsyncPaginator, CursorPage, Page, T
 
 if TYPE_CHECKING:
+    from modelhouse.async_client import AsyncClient
     from modelhouse.client import Client
 
 
-class Resource:
+class SyncResource:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    def _get(self, path: str, cls: type[T], **params: Any) -> T:
-        return cls.from_api(self._client.request_json("GET", path, params=params))
+    def _send(self, call: Call[Answer]) -> Answer:
+        return self._client._send(call)
 
-    def _page(
-        self,
-        path: str,
-        cls: type[T],
-        *,
-        limit: int | None,
-        starting_after: str | None,
-        **params: Any,
-    ) -> Page[T]:
-        body = self._client.request_json(
-            "GET", path, params={"limit": limit, "starting_after": starting_after, **params}
-        )
-        return Page([cls.from_api(item) for item in body["data"]], bool(body["has_more"]))
+    def _list(self, call: Call[Page[T]]) -> CursorPage[T]:
+        return self._client._list_page(call)
 
-    def _iterate(self, path: str, cls: type[T], *, page_size: int = 100) -> Iterator[T]:
-        """Every object of a list, fetching pages as the caller consumes them."""
-        cursor = None
-        while True:
-            page = self._page(path, cls, limit=page_size, starting_after=cursor)
-            yield from page.data
-            if not page.has_more or not page.data:
-                return
-            cursor = page.data[-1].id
+
+class AsyncResource:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def _send(self, call: Call[Answer]) -> Answer:
+        return await self._client._send(call)
+
+    def _list(self, call: Call[Page[T]]) -> AsyncPaginator[T]:
+        return AsyncPaginator(call, self._client)

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
-from modelhouse.resources._base import Resource
-from modelhouse.types import ApiKey, Page
+from modelhouse._calls import Call, as_object, list_call
+from modelhouse.pagination import AsyncPaginator, CursorPage, Page
+from modelhouse.resources._base import AsyncResource, SyncResource
+from modelhouse.types import APIKey
 
 
-class ApiKeys(Resource):
-    def list(self, *, limit: int | None = None, starting_after: str | None = None) -> Page[ApiKey]:
-        return self._page("/v1/api-keys", ApiKey, limit=limit, starting_after=starting_after)
+def _list(limit: int | None, starting_after: str | None) -> Call[Page[APIKey]]:
+    return list_call("/v1/api-keys", APIKey, limit=limit, starting_after=starting_after)
 
-    def iterate(self) -> Iterator[ApiKey]:
-        return self._iterate("/v1/api-keys", ApiKey)
+
+def _create(
+    name: str, scopes: Sequence[str], expires_at: datetime | None, idempotency_key: str | None
+) -> Call[APIKey]:
+    body = {
+        "name": name,
+        "scopes": list(scopes),
+        "expires_at": expires_at.isoformat() if expires_at else None,
+    }
+    return Call(
+        "POST", "/v1/api-keys", as_object(APIKey), json=body, idempotency_key=idempotency_key
+    )
+
+
+def _retrieve(key: str) -> Call[APIKey]:
+    return Call("GET", f"/v1/api-keys/{key}", as_object(APIKey))
+
+
+def _revoke(key: str) -> Call[APIKey]:
+    return Call("DELETE", f"/v1/api-keys/{key}", as_object(APIKey))
+
+
+class APIKeys(SyncResource):
+    def list(
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> CursorPage[APIKey]:
+        return self._list(_list(limit, starting_after))
 
     def create(
         self,
@@ -23,22 +49,38 @@ class ApiKeys(Resource):
         *,
         expires_at: datetime | None = None,
         idempotency_key: str | None = None,
-    ) -> ApiKey:
+    ) -> APIKey:
         """A new key; its ``secret`` is in this answer only (a replay shows it redacted)."""
-        body = {
-            "name": name,
-            "scopes": list(scopes),
-            "expires_at": expires_at.isoformat() if expires_at else None,
-        }
-        return ApiKey.from_api(
-            self._client.request_json(
-                "POST", "/v1/api-keys", json=body, idempotency_key=idempotency_key
-            )
-        )
+        return self._send(_create(name, scopes, expires_at, idempotency_key))
 
-    def retrieve(self, key: str) -> ApiKey:
-        return self._get(f"/v1/api-keys/{key}", ApiKey)
+    def retrieve(self, key: str) -> APIKey:
+        return self._send(_retrieve(key))
 
-    def revoke(self, key: str) -> ApiKey:
+    def revoke(self, key: str) -> APIKey:
         """Revoke at once: the key's next request is refused."""
-        return ApiKey.from_api(self._client.request_json("DELETE", f"/v1/api-keys/{key}"))
+        return self._send(_revoke(key))
+
+
+class AsyncAPIKeys(AsyncResource):
+    """:class:`APIKeys`, awaited."""
+
+    def list(
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> AsyncPaginator[APIKey]:
+        return self._list(_list(limit, starting_after))
+
+    async def create(
+        self,
+        name: str,
+        scopes: Sequence[str],
+        *,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> APIKey:
+        return await self._send(_create(name, scopes, expires_at, idempotency_key))
+
+    async def retrieve(self, key: str) -> APIKey:
+        return await self._send(_retrieve(key))
+
+    async def revoke(self, key: str) -> APIKey:
+        return await self._send(_revoke(key))

@@ -2,72 +2,95 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from modelhouse.archive import zip_folder
-from modelhouse.progress import ReadProgress, bar
-from modelhouse.resources._base import Resource
-from modelhouse.resources._polling import poll
-from modelhouse.types import Dataset, Page
+from modelhouse._calls import Call, as_json, as_object, list_call
+from modelhouse._upload import ProgressCallback, Upload, open_upload
+from modelhouse.pagination import AsyncPaginator, CursorPage, Page
+from modelhouse.resources._base import AsyncResource, SyncResource
+from modelhouse.resources._polling import async_poll, poll
+from modelhouse.types import Dataset
+
+# An upload may take as long as sending it at this rate, if that is longer than
+# the client's timeout.
+_SLOWEST_UPLOAD_BYTES_PER_S = 1_000_000
 
 
-class Datasets(Resource):
+def _create(
+    upload: Upload,
+    *,
+    name: str | None,
+    on_progress: ProgressCallback | None,
+    idempotency_key: str | None,
+    client_timeout: float,
+) -> Call[Dataset]:
+    return Call(
+        "POST",
+        "/v1/datasets",
+        as_object(Dataset),
+        files={"file": upload.part(on_progress)},
+        data={"name": name} if name else None,
+        idempotency_key=idempotency_key,
+        timeout=max(client_timeout, upload.size / _SLOWEST_UPLOAD_BYTES_PER_S),
+    )
+
+
+def _list(limit: int | None, starting_after: str | None) -> Call[Page[Dataset]]:
+    return list_call("/v1/datasets", Dataset, limit=limit, starting_after=starting_after)
+
+
+def _retrieve(dataset: str) -> Call[Dataset]:
+    return Call("GET", f"/v1/datasets/{dataset}", as_object(Dataset))
+
+
+def _delete(dataset: str) -> Call[dict[str, Any]]:
+    return Call("DELETE", f"/v1/datasets/{dataset}", as_json)
+
+
+def _validated(dataset: Dataset) -> bool:
+    return dataset.status != "processing"
+
+
+class Datasets(SyncResource):
     def create(
         self,
         path: str | os.PathLike[str],
         *,
         name: str | None = None,
-        progress: bool = False,
+        on_progress: ProgressCallback | None = None,
         idempotency_key: str | None = None,
     ) -> Dataset:
         """Upload a dataset: a folder (zipped on the fly) or a ready ``.zip`` file.
 
         Answers at once with ``status == "processing"``; the server validates
-        it in the background (see :meth:`wait`).  ``progress`` shows an upload bar.
+        it in the background (see :meth:`wait`).  ``on_progress(sent, total)``
+        is called as the archive's bytes are read for sending (again from 0 if
+        the upload is retried).
         """
-        path = Path(path)
-        archive: IO[bytes] = zip_folder(path) if path.is_dir() else path.open("rb")
-        filename = f"{path.name}.zip" if path.is_dir() else path.name
-        with archive:
-            size = archive.seek(0, os.SEEK_END)
-            archive.seek(0)
-            with bar(
-                total=size, desc=f"upload {filename}", enabled=progress, unit="B", unit_scale=True
-            ) as upload_bar:
-
-                def moved(position: int) -> None:
-                    upload_bar.update(position - upload_bar.n)
-
-                body = self._client.request_json(
-                    "POST",
-                    "/v1/datasets",
-                    files={"file": (filename, ReadProgress(archive, moved), "application/zip")},
-                    data={"name": name} if name else None,
+        with open_upload(path) as upload:
+            return self._send(
+                _create(
+                    upload,
+                    name=name,
+                    on_progress=on_progress,
                     idempotency_key=idempotency_key,
-                    timeout=max(60.0, size / 1_000_000),  # at least 1 MB/s
+                    client_timeout=self._client.timeout,
                 )
-        return Dataset.from_api(body)
+            )
 
     def list(
-        self,
-        *,
-        limit: int | None = None,
-        starting_after: str | None = None,
-    ) -> Page[Dataset]:
-        return self._page("/v1/datasets", Dataset, limit=limit, starting_after=starting_after)
-
-    def iterate(self) -> Iterator[Dataset]:
-        return self._iterate("/v1/datasets", Dataset)
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> CursorPage[Dataset]:
+        return self._list(_list(limit, starting_after))
 
     def retrieve(self, dataset: str) -> Dataset:
-        return self._get(f"/v1/datasets/{dataset}", Dataset)
+        return self._send(_retrieve(dataset))
 
     def delete(self, dataset: str) -> dict[str, Any]:
         """Delete it (refused with 409 while a running fine-tune uses it)."""
-        return self._client.request_json("DELETE", f"/v1/datasets/{dataset}")
+        return self._send(_delete(dataset))
 
     def wait(
         self,
@@ -79,7 +102,58 @@ class Datasets(Resource):
         """Poll until validation ends; return the dataset, ``ready`` or ``failed``."""
         return poll(
             lambda: self.retrieve(dataset),
-            lambda d: d.status != "processing",
+            _validated,
+            timeout=timeout,
+            interval=poll_interval,
+            what=f"dataset {dataset}",
+        )
+
+
+class AsyncDatasets(AsyncResource):
+    """:class:`Datasets`, awaited."""
+
+    async def create(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        idempotency_key: str | None = None,
+    ) -> Dataset:
+        """:meth:`Datasets.create`; a folder is zipped in a worker thread, not the loop."""
+        upload = await asyncio.to_thread(open_upload, path)
+        with upload:
+            return await self._send(
+                _create(
+                    upload,
+                    name=name,
+                    on_progress=on_progress,
+                    idempotency_key=idempotency_key,
+                    client_timeout=self._client.timeout,
+                )
+            )
+
+    def list(
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> AsyncPaginator[Dataset]:
+        return self._list(_list(limit, starting_after))
+
+    async def retrieve(self, dataset: str) -> Dataset:
+        return await self._send(_retrieve(dataset))
+
+    async def delete(self, dataset: str) -> dict[str, Any]:
+        return await self._send(_delete(dataset))
+
+    async def wait(
+        self,
+        dataset: str,
+        *,
+        timeout: float | None = 600.0,
+        poll_interval: float = 0.5,
+    ) -> Dataset:
+        return await async_poll(
+            lambda: self.retrieve(dataset),
+            _validated,
             timeout=timeout,
             interval=poll_interval,
             what=f"dataset {dataset}",

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from modelhouse._calls import Call, as_object, as_text, list_call
+from modelhouse.pagination import AsyncPaginator, CursorPage, Page
+from modelhouse.resources._base import AsyncResource, SyncResource
+from modelhouse.types import Invoice
 
-from modelhouse.resources._base import Resource
-from modelhouse.types import Invoice, Page
+
+def _list(limit: int | None, starting_after: str | None) -> Call[Page[Invoice]]:
+    return list_call("/v1/invoices", Invoice, limit=limit, starting_after=starting_after)
 
 
-class Invoices(Resource):
+def _retrieve(invoice: str) -> Call[Invoice]:
+    return Call("GET", f"/v1/invoices/{invoice}", as_object(Invoice))
+
+
+def _lines_csv(invoice: str) -> Call[str]:
+    return Call("GET", f"/v1/invoices/{invoice}/lines.csv", as_text)
+
+
+class Invoices(SyncResource):
     def list(
-        self,
-        *,
-        limit: int | None = None,
-        starting_after: str | None = None,
-    ) -> Page[Invoice]:
-        return self._page("/v1/invoices", Invoice, limit=limit, starting_after=starting_after)
-
-    def iterate(self) -> Iterator[Invoice]:
-        return self._iterate("/v1/invoices", Invoice)
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> CursorPage[Invoice]:
+        return self._list(_list(limit, starting_after))
 
     def retrieve(self, invoice: str) -> Invoice:
-        return self._get(f"/v1/invoices/{invoice}", Invoice)
+        return self._send(_retrieve(invoice))
 
     def lines_csv(self, invoice: str) -> str:
-        return self._client.request("GET", f"/v1/invoices/{invoice}/lines.csv").text
+        """The invoice's lines as CSV text, for finance."""
+        return self._send(_lines_csv(invoice))
+
+
+class AsyncInvoices(AsyncResource):
+    """:class:`Invoices`, awaited."""
+
+    def list(
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> AsyncPaginator[Invoice]:
+        return self._list(_list(limit, starting_after))
+
+    async def retrieve(self, invoice: str) -> Invoice:
+        return await self._send(_retrieve(invoice))
+
+    async def lines_csv(self, invoice: str) -> str:
+        return await self._send(_lines_csv(invoice))

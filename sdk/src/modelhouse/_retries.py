@@ -4,14 +4,22 @@ Retrying is safe for every method the client sends: GETs and DELETEs are
 idempotent, the client's PUTs and PATCHes set absolute values, and every POST
 carries an ``Idempotency-Key`` that stays the same across its retries, so the
 server does the work at most once and replays its first answer.
+
+The clients wait between attempts through :data:`sleep` and :data:`async_sleep`,
+looked up on this module at each retry: tests replace them with a recorder so
+that retries cost no time (``monkeypatch.setattr(modelhouse._retries, "sleep", ...)``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+
+DEFAULT_MAX_RETRIES = 3
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A POST that timed out at a gateway (or a sync prediction past its wait) may still
@@ -20,6 +28,9 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 NOT_RESENT_POST_STATUSES = frozenset({504})
 # A repeat that arrives while the first request with its key is still running.
 RETRYABLE_CONFLICT = "idempotency_in_progress"
+
+sleep = time.sleep
+async_sleep = asyncio.sleep
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class RetryPolicy:
     error is raised at once, so a client is never parked for an hour.
     """
 
-    max_retries: int = 3
+    max_retries: int = DEFAULT_MAX_RETRIES
     initial_backoff: float = 0.5
     max_backoff: float = 20.0
     max_retry_after: float = 120.0
