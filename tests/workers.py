@@ -8,11 +8,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from core import worker_health
+from saas.workers import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 _numbers = itertools.count(1)
@@ -23,31 +23,12 @@ def _alive(queue: str, node: str) -> bool:
 
 
 @contextlib.contextmanager
-def celery_worker(
-    queue: str, *, pool: str = "threads", concurrency: int = 8, env: dict | None = None
-):
-    """Start a worker on ``queue`` with the test settings; stop it afterwards."""
+def celery_worker(queue: str, *, env: dict | None = None, app: str = "saas"):
+    """Start a worker on ``queue`` with the test settings, run as production runs it
+    (saas.workers); stop it afterwards.  ``app`` may name a test module that wraps
+    production's Celery app (fault injection)."""
     node = f"{queue}-test-{os.getpid()}-{next(_numbers)}@{socket.gethostname()}"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "saas",
-        "worker",
-        "-Q",
-        queue,
-        "--pool",
-        pool,
-        "--concurrency",
-        str(concurrency),
-        "-n",
-        node,
-        "--loglevel",
-        "WARNING",
-        "--without-mingle",
-        "--without-gossip",
-    ]
+    command = worker_command(queue, node=node, loglevel="WARNING", app=app)
     process_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "saas.settings.test", **(env or {})}
     process = subprocess.Popen(command, cwd=ROOT, env=process_env, start_new_session=True)
     process.node, process.queue = node, queue

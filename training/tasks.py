@@ -10,8 +10,9 @@ the task body, so the web process and the default worker can import this module.
 
 The training worker runs ``--pool prefork --concurrency 1`` (one job per GPU,
 one worker per GPU) and ``--max-tasks-per-child 1``: TensorFlow is not
-fork-safe, and it is only ever imported in the child, after the fork, by the
-task body — the parent process never imports it.  A fresh child per job
+fork-safe, and it is only ever imported in the child, after the fork (as the
+child starts, so the import is not on the next job's clock) — the parent
+process never imports it.  A fresh child per job
 returns all GPU and host memory after each job (TensorFlow keeps what it took,
 and recovering from an out-of-memory error in-process is unreliable).  Prefork
 also makes the hard time limit below a real backstop (it does nothing on the
@@ -25,7 +26,8 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import current_app, shared_task
+from celery.signals import worker_process_init
 
 from core.context import tenant_context
 from tenants.models import Tenant
@@ -67,6 +69,16 @@ def run_fine_tune(tenant_id: int, job_id: str) -> str:
         from training.runtime.trainer import run_job  # TensorFlow: worker side only
 
         return run_job(tenant, started)
+
+
+@worker_process_init.connect
+def _load_tensorflow_before_the_first_job(**kwargs) -> None:
+    """A training worker's fresh child imports TensorFlow and the trainer while it
+    waits for its job, so that seconds of imports are not taken from the next job's
+    budget (and bill).  Only in children of workers that consume ``training``."""
+    queues = current_app.amqp.queues.consume_from or {}
+    if any(name.startswith("training") for name in queues):
+        import training.runtime.trainer  # noqa: F401
 
 
 @shared_task(name="fine_tunes.reap_stale", soft_time_limit=240, time_limit=300)

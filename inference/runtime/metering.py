@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from functools import lru_cache
 from itertools import groupby
-from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,10 +28,6 @@ from inference.models import Prediction
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
-
-# Test-only fault injection: crash the worker once, right after a batch commits
-# and before its lane claims are acknowledged (tests/inference/test_worker_crash.py).
-_CRASH_MARKER = os.environ.get("MODELHOUSE_FAULT_CRASH_AFTER_COMMIT")
 
 
 @lru_cache(maxsize=4096)
@@ -148,6 +142,3 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
         with connection.cursor() as cursor:
             cursor.execute("".join(statements), params)
         transaction.on_commit(lambda: enforcement.count_usage_of_tenants(counted))
-    if _CRASH_MARKER and Path(_CRASH_MARKER).exists():
-        Path(_CRASH_MARKER).unlink()
-        os._exit(1)

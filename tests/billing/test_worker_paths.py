@@ -37,7 +37,7 @@ def default_worker(django_db_setup, localstripe_url):
         "STRIPE_WEBHOOK_SECRETS": SECRET,
         "BILLING_LEDGER_LAG_S": "0",
     }
-    with celery_worker("default", concurrency=2, env=env) as worker:
+    with celery_worker("default", env=env) as worker:
         yield worker
 
 

@@ -5,5 +5,5 @@ from tests.workers import celery_worker
 
 @pytest.fixture(scope="session")
 def inference_worker(django_db_setup):
-    with celery_worker("inference", concurrency=16) as worker:
+    with celery_worker("inference") as worker:
         yield worker

@@ -13,6 +13,7 @@ from inference.models import Prediction
 from inference.selectors import model_resolve
 from inference.services import predict_payload
 from tenants.authentication import ApiPrincipal
+from tests.inference.crashing_worker import CRASH_MARKER
 from tests.workers import celery_worker
 
 QUEUE = "inference-crash-test"  # its own lane: no other test worker may claim the entry
@@ -47,7 +48,9 @@ def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_
     marker = tmp_path / "crash-once"
     marker.touch()
 
-    with celery_worker(QUEUE, env={"MODELHOUSE_FAULT_CRASH_AFTER_COMMIT": str(marker)}) as crashy:
+    with celery_worker(
+        QUEUE, app="tests.inference.crashing_worker", env={CRASH_MARKER: str(marker)}
+    ) as crashy:
         lane.enqueue(payload, images, queue=QUEUE)
         crashy.wait(timeout=60)  # it stored the prediction, then died before the ack
         claims = lane.claim_key(QUEUE, crashy.node, crashy.pid)

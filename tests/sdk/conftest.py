@@ -45,7 +45,7 @@ def workers(django_db_setup):
     training (prefork, one child) and inference (threads).  Module scope: the other
     tests rely on nothing being processed behind their back."""
     with contextlib.ExitStack() as stack:
-        stack.enter_context(celery_worker("default", concurrency=2))
-        stack.enter_context(celery_worker("training", pool="prefork", concurrency=1))
-        stack.enter_context(celery_worker("inference", concurrency=4))
+        stack.enter_context(celery_worker("default"))
+        stack.enter_context(celery_worker("training"))
+        stack.enter_context(celery_worker("inference"))
         yield

@@ -8,7 +8,7 @@ def training_workers(django_db_setup):
     """The default worker (dataset validation) and the training worker, as in production:
     prefork with one child, TensorFlow imported by the child only."""
     with (
-        celery_worker("default", concurrency=2),
-        celery_worker("training", pool="prefork", concurrency=1) as training,
+        celery_worker("default"),
+        celery_worker("training") as training,
     ):
         yield training

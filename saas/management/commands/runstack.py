@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from saas import embedded
+from saas.workers import worker_command
 
 INFERENCE_NICENESS = 10
 
@@ -39,56 +40,17 @@ def _processes(port: int) -> dict[str, list[str]]:
             "--graceful-timeout",
             "10",
         ],
-        # Solo, not prefork: TensorFlow is not fork-safe.  Requests arrive through
-        # the inference lane, claimed by the runtime's own thread (inference.tasks).
-        # Everything shares this host's cores: the CPU fallback may use all of
-        # them but yields to the web tier (TensorFlow's idle compute threads spin,
-        # and at equal priority they starve the processes that feed them).
+        # Everything shares this host's cores: the inference worker's CPU fallback
+        # may use all of them but yields to the web tier (TensorFlow's idle compute
+        # threads spin, and at equal priority they starve the processes that feed them).
         "inference": [
             "nice",
             "-n",
             str(INFERENCE_NICENESS),
-            *celery,
-            "worker",
-            "-Q",
-            "inference",
-            "-n",
-            "inference@%h",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
+            *worker_command("inference", node="inference@%h"),
         ],
-        # Prefork with one child that imports TensorFlow lazily; a fresh child
-        # per job returns all memory, and the hard time limit works.
-        "training": [
-            *celery,
-            "worker",
-            "-Q",
-            "training",
-            "-n",
-            "training@%h",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--max-tasks-per-child",
-            "1",
-            "--loglevel",
-            "INFO",
-        ],
-        "default": [
-            *celery,
-            "worker",
-            "-Q",
-            "default",
-            "-n",
-            "default@%h",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-        ],
+        "training": worker_command("training", node="training@%h"),
+        "default": worker_command("default", node="default@%h"),
         "beat": [
             *celery,
             "beat",
