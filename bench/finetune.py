@@ -102,11 +102,11 @@ class JobRunner:
     """One tenant whose datasets and jobs run through the worker's code, in process."""
 
     def __init__(self) -> None:
-        from inference.registry import base_model_register, committed_base_dirs
+        from inference.registry import base_model_register, committed_base_dir_list
         from tenants.services import tenant_create
 
         self.tenant, self.owner = tenant_create(name="Bench", owner_email="bench@bench.test")
-        base_model_register(committed_base_dirs()[0])
+        base_model_register(committed_base_dir_list()[0])
 
     def run(self, archive: bytes, hyperparameters: dict) -> dict:
         from django.core.files.uploadedfile import SimpleUploadedFile

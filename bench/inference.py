@@ -212,14 +212,14 @@ def prepare(models: int, tenants: int):
     from django.core.management import call_command
 
     from core.context import tenant_context
-    from inference.registry import base_model_register, committed_base_dirs
+    from inference.registry import base_model_register, committed_base_dir_list
     from inference.services import model_version_create
     from ml.artifacts import ArtifactMetadata, BaseReference, HeadWeights, save_artifact
     from tenants import services
     from tenants.roles import Scope
 
     call_command("setup_database", verbosity=0)
-    base = base_model_register(committed_base_dirs()[0])
+    base = base_model_register(committed_base_dir_list()[0])
     rng = np.random.default_rng(0)
     handles, tenant_models = [], []
     with tempfile.TemporaryDirectory() as scratch:
@@ -267,11 +267,11 @@ def prepare(models: int, tenants: int):
 
 def raw_forward(base, batch: int, seconds: float) -> float:
     """Images/s of the engine's batched forward pass of the base model, in process."""
-    from inference.selectors import served_base
+    from inference.selectors import served_base_model_get
     from ml.artifacts import load_artifact
     from ml.serving import ServingEngine
 
-    served = served_base(base)
+    served = served_base_model_get(base)
     engine = ServingEngine()
     engine.load_base(load_artifact(served.base_path))
     engine.load(served.public_id, load_artifact(served.artifact_path))

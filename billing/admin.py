@@ -16,7 +16,7 @@ from django.urls import path
 
 from billing import services
 from billing.models import Invoice
-from billing.reports import revenue_report
+from billing.reports import revenue_row_list
 from core.context import tenant_context
 from core.errors import ApiError
 from tenants.scoping import unscoped
@@ -95,7 +95,7 @@ class InvoiceAdmin(CrossTenantAdmin):
     def revenue_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        rows = revenue_report(actor=_staff(request))
+        rows = revenue_row_list(actor=_staff(request))
         totals: dict[str, int] = defaultdict(int)
         for row in rows:
             totals[row.currency] += row.amount_minor

@@ -20,7 +20,7 @@ from billing.enforcement import usage_cost_exact
 from billing.models import BillingAccount, SpendAlert
 from billing.periods import Period, period_containing
 from billing.price_book import get_plan
-from billing.selectors import effective_spend_cap, period_usage
+from billing.selectors import period_usage_get, spend_cap_get
 from tenants.audit import audit
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
@@ -49,10 +49,10 @@ def _fractions(tenant: Tenant, period: Period) -> dict[str, Decimal]:
     """How much of the cap and of each allowance the period has used (1 = all of it)."""
     plan = get_plan(tenant.plan)
     totals: dict[str, int] = {}
-    for meter, _model, quantity in period_usage(tenant, period):
+    for meter, _model, quantity in period_usage_get(tenant, period=period):
         totals[meter] = totals.get(meter, 0) + quantity
     fractions: dict[str, Decimal] = {}
-    cap = effective_spend_cap(tenant)
+    cap = spend_cap_get(tenant)
     if cap:  # a cap of 0 (free plan) is announced through the allowances
         fractions["spend_cap"] = usage_cost_exact(tenant.plan, totals) / cap
     for meter, price in plan.prices.items():

@@ -157,14 +157,14 @@ def _parse(usage_hash: dict, limits_hash: dict) -> _State:
 
 
 def _usage_fields(tenant: Tenant, period: Period) -> dict[str, int]:
-    from billing.selectors import period_usage
+    from billing.selectors import period_usage_get
     from core.context import tenant_context
 
     fields: dict[str, int] = {}
     with tenant_context(tenant):
-        for meter, _model, quantity in period_usage(tenant, period):
+        for meter, _model, quantity in period_usage_get(tenant, period=period):
             fields[f"m:{meter}"] = fields.get(f"m:{meter}", 0) + quantity
-        for meter, key_ref, quantity in period_usage(tenant, period, by_key=True):
+        for meter, key_ref, quantity in period_usage_get(tenant, period=period, by_key=True):
             fields[f"k:{key_ref}:{meter}"] = quantity
     return fields
 

@@ -21,7 +21,7 @@ class RevenueRow:
     amount_minor: int
 
 
-def revenue_report(*, actor: str) -> list[RevenueRow]:
+def revenue_row_list(*, actor: str) -> list[RevenueRow]:
     """Invoiced revenue by month, tenant and meter (void invoices excluded), less credit notes."""
     with unscoped(reason="staff: revenue report by month, tenant and meter", actor=actor):
         lines = list(

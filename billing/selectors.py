@@ -36,13 +36,11 @@ def invoice_get(tenant: Tenant, *, public_id: str) -> Invoice:
     return invoice
 
 
-def invoice_lines(invoice: Invoice) -> QuerySet[InvoiceLine]:
-    return InvoiceLine.objects.filter(tenant_id=invoice.tenant_id, invoice=invoice).order_by(
-        "position"
-    )
+def invoice_line_list(tenant: Tenant, *, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    return InvoiceLine.objects.filter(tenant=tenant, invoice=invoice).order_by("position")
 
 
-def line_events(line: InvoiceLine) -> QuerySet[UsageEvent]:
+def usage_event_list(tenant: Tenant, *, line: InvoiceLine) -> QuerySet[UsageEvent]:
     """The ledger events a usage line billed: its meter and model, in its service period,
     recorded before the invoice's cutoff (and, for an adjustment, after the earlier cutoff).
     """
@@ -50,7 +48,7 @@ def line_events(line: InvoiceLine) -> QuerySet[UsageEvent]:
         return UsageEvent.objects.none()
     service_end = period_containing(line.service_period_start).end
     events = UsageEvent.objects.filter(
-        tenant_id=line.tenant_id,
+        tenant=tenant,
         meter=line.meter,
         model_ref=line.model_ref,
         occurred_at__gte=line.service_period_start,
@@ -100,7 +98,9 @@ GROUP BY grp, meter ORDER BY grp, meter
 """
 
 
-def usage_rows(tenant: Tenant, *, start: datetime, end: datetime, group_by: str) -> list[UsageRow]:
+def usage_row_list(
+    tenant: Tenant, *, start: datetime, end: datetime, group_by: str
+) -> list[UsageRow]:
     """Quantities per group and meter for ``[start, end)``, both whole hours.
 
     The rollups hold every event created before the watermark; the few created
@@ -117,16 +117,16 @@ def usage_rows(tenant: Tenant, *, start: datetime, end: datetime, group_by: str)
     ]
 
 
-def period_usage(tenant: Tenant, period: Period, *, by_key: bool = False):
+def period_usage_get(tenant: Tenant, *, period: Period, by_key: bool = False):
     """Usage of ``period`` so far as ``(meter, model, quantity)`` rows — or
     ``(meter, API key, quantity)`` with ``by_key``."""
-    rows = usage_rows(
+    rows = usage_row_list(
         tenant, start=period.start, end=period.end, group_by="api_key" if by_key else "model"
     )
     return [(row.meter, row.group, row.quantity) for row in rows]
 
 
-def effective_spend_cap(tenant: Tenant) -> int | None:
+def spend_cap_get(tenant: Tenant) -> int | None:
     """The tenant's own monthly cap if it set one, else its plan's (``None``: uncapped)."""
     own = (
         BillingAccount.objects.filter(tenant=tenant)
@@ -144,10 +144,10 @@ class RunningPeriod:
     projected_amount: int  # ... and at the period's end, at the pace so far
 
 
-def running_period(tenant: Tenant, plan: Plan, *, now: datetime) -> RunningPeriod:
+def running_period_get(tenant: Tenant, *, plan: Plan, now: datetime) -> RunningPeriod:
     """The running period's usage and money, as ``/v1/usage`` and ``/v1/billing`` show it."""
     period = period_containing(now)
-    usage = period_usage(tenant, period)
+    usage = period_usage_get(tenant, period=period)
     projected = projected_invoice(
         plan, usage, period_start=period.start, period_end=period.end, now=now
     )
@@ -169,12 +169,12 @@ class KeyQuotaUse:
     used: int  # units of its meter through its key so far this period
 
 
-def key_quota_uses(tenant: Tenant, *, now: datetime) -> list[KeyQuotaUse]:
+def key_quota_use_list(tenant: Tenant, *, now: datetime) -> list[KeyQuotaUse]:
     """Every key quota with what its key used of it in the running period."""
     quotas = list(key_quota_list(tenant))
     if not quotas:
         return []
-    rows = period_usage(tenant, period_containing(now), by_key=True)
+    rows = period_usage_get(tenant, period=period_containing(now), by_key=True)
     used = {(key_ref, meter): quantity for meter, key_ref, quantity in rows}
     return [KeyQuotaUse(quota, used.get((quota.api_key_ref, quota.meter), 0)) for quota in quotas]
 
@@ -193,7 +193,7 @@ class BillingOverview:
     quotas: list[KeyQuotaUse]
 
 
-def billing_overview(tenant: Tenant, *, now: datetime) -> BillingOverview:
+def billing_overview_get(tenant: Tenant, *, now: datetime) -> BillingOverview:
     """The tenant's plan, status, spend cap and key quotas, and the running period's money.
 
     Reads only: a tenant that never changed a setting has no account row yet.
@@ -202,7 +202,7 @@ def billing_overview(tenant: Tenant, *, now: datetime) -> BillingOverview:
     plan = get_plan(tenant.plan)
     account = BillingAccount.objects.filter(tenant=tenant).first()
     own_cap = account.spend_cap_minor if account else None
-    running = running_period(tenant, plan, now=now)
+    running = running_period_get(tenant, plan=plan, now=now)
     return BillingOverview(
         plan=plan,
         status=tenant.status,
@@ -213,7 +213,7 @@ def billing_overview(tenant: Tenant, *, now: datetime) -> BillingOverview:
         usage_charges=usage_cost_minor(plan, running.usage),
         amount_so_far=running.amount_so_far,
         projected_amount=running.projected_amount,
-        quotas=key_quota_uses(tenant, now=now),
+        quotas=key_quota_use_list(tenant, now=now),
     )
 
 
@@ -227,7 +227,7 @@ class UsageReport:
     current_period: dict
 
 
-def usage_report(
+def usage_report_get(
     tenant: Tenant, *, start: datetime, end: datetime, group_by: str, now: datetime
 ) -> UsageReport:
     """Quantities per group and meter, with the usage charges of each row.
@@ -241,7 +241,7 @@ def usage_report(
     projection to its end.
     """
     plan = get_plan(tenant.plan)
-    rows = usage_rows(tenant, start=start, end=end, group_by=group_by)
+    rows = usage_row_list(tenant, start=start, end=end, group_by=group_by)
     amounts: dict[tuple[str, str], int] = {}
     if group_by == "meter":
         for row in rows:
@@ -255,7 +255,7 @@ def usage_report(
                 amounts[(line.model_ref, line.meter)] = line.amount_minor
     else:
         amounts = _shared_amounts(plan, rows, in_order=group_by == "day")
-    running = running_period(tenant, plan, now=now)
+    running = running_period_get(tenant, plan=plan, now=now)
     return UsageReport(
         start=start,
         end=end,
@@ -276,7 +276,7 @@ def usage_report(
             "plan": plan.code,
             "amount_so_far": running.amount_so_far,
             "projected_amount": running.projected_amount,
-            "spend_cap": effective_spend_cap(tenant),
+            "spend_cap": spend_cap_get(tenant),
         },
     )
 

@@ -25,7 +25,7 @@ from billing.providers.base import (
     PaymentFailedError,
     SetupIntentResult,
 )
-from billing.selectors import invoice_lines
+from billing.selectors import invoice_line_list
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
 
@@ -68,7 +68,7 @@ def invoice_sync(tenant: Tenant, invoice: Invoice, provider=None) -> Invoice:
     if not invoice.provider_invoice_id:
         lines = tuple(
             DraftLine(line.public_id, line.description, line.amount_minor)
-            for line in invoice_lines(invoice)
+            for line in invoice_line_list(tenant, invoice=invoice)
         )
         issued = provider.issue_invoice(
             InvoiceDraft(

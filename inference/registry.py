@@ -67,7 +67,7 @@ def base_model_register(directory: Path, *, name: str | None = None) -> BaseMode
     return base
 
 
-def committed_base_dirs() -> list[Path]:
+def committed_base_dir_list() -> list[Path]:
     root = Path(settings.BASE_DIR) / DEFAULT_BASE_DIR
     return (
         sorted(p for p in root.iterdir() if (p / METADATA_FILE).exists()) if root.exists() else []

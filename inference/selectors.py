@@ -1,7 +1,9 @@
-"""Reads of base models and tenants' model versions; resolution of a model id."""
+"""Reads of base models, tenants' model versions and predictions, and what a model
+reference (a base model's id or name, a version id, a family alias) serves."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -44,13 +46,13 @@ class ServedModel:
         }
 
 
-def base_model_path(base: BaseModel) -> Path:
+def base_model_dir_get(base: BaseModel) -> Path:
     path = Path(base.artifact_path)
     return path if path.is_absolute() else Path(settings.BASE_DIR) / path
 
 
-def served_base(base: BaseModel) -> ServedModel:
-    head = base_model_path(base) / SERVING_HEAD_DIR
+def served_base_model_get(base: BaseModel) -> ServedModel:
+    head = base_model_dir_get(base) / SERVING_HEAD_DIR
     if not base.labels or not head.exists():
         raise InvalidRequest(
             f"Base model '{base.name}' has no classification head of its own; "
@@ -62,7 +64,7 @@ def served_base(base: BaseModel) -> ServedModel:
         public_id=base.public_id,
         input_size=(base.input_shape[0], base.input_shape[1]),
         base_checksum=base.checksum,
-        base_path=str(base_model_path(base)),
+        base_path=str(base_model_dir_get(base)),
         artifact_path=str(head),
         is_base=True,
     )
@@ -74,20 +76,20 @@ def _served_version(version: ModelVersion) -> ServedModel:
         public_id=version.public_id,
         input_size=(version.input_shape[0], version.input_shape[1]),
         base_checksum=base.checksum,
-        base_path=str(base_model_path(base)),
+        base_path=str(base_model_dir_get(base)),
         artifact_path=default_storage.path(version.artifact_key),
         is_base=False,
     )
 
 
-def model_version_get(tenant: Tenant, *, model_id: str) -> ModelVersion:
+def model_version_get(tenant: Tenant, *, public_id: str) -> ModelVersion:
     version = (
-        ModelVersion.objects.filter(tenant=tenant, public_id=model_id)
+        ModelVersion.objects.filter(tenant=tenant, public_id=public_id)
         .select_related("base_model")
         .first()
     )
     if version is None:
-        raise NotFound.for_id("model", model_id, param="id")
+        raise NotFound.for_id("model", public_id, param="id")
     return version
 
 
@@ -96,7 +98,7 @@ _base_cache: dict[str, BaseModel] = {}
 _base_cache_loaded_at = -BASE_CACHE_TTL_S
 
 
-def _cached_base(model_id: str) -> BaseModel | None:
+def _cached_base(ref: str) -> BaseModel | None:
     """Base models are few, global and rarely change: keep them in process memory,
     reloaded every BASE_CACHE_TTL_S (and at once after a registration here)."""
     global _base_cache, _base_cache_loaded_at
@@ -104,7 +106,7 @@ def _cached_base(model_id: str) -> BaseModel | None:
         bases = list(BaseModel.objects.all())
         _base_cache = {key: base for base in bases for key in (base.public_id, base.name)}
         _base_cache_loaded_at = time.monotonic()
-    return _base_cache.get(model_id)
+    return _base_cache.get(ref)
 
 
 def forget_base_models() -> None:
@@ -112,50 +114,71 @@ def forget_base_models() -> None:
     _base_cache_loaded_at = -BASE_CACHE_TTL_S
 
 
-def model_lookup(tenant: Tenant, *, model_id: str) -> ModelVersion | BaseModel:
+def model_get(tenant: Tenant, *, ref: str) -> ModelVersion | BaseModel:
     """A base model id or name, a tenant version id, or a tenant family alias.
 
     Ids (``mdl_…``) are random; family names may not equal a base model name
     (inference.services.model_version_create); so at most one model matches.
     Another tenant's model is "not found", exactly like a missing one.
     """
-    base = _cached_base(model_id)
+    base = _cached_base(ref)
     if base is not None:
         return base
     version = (
         ModelVersion.objects.filter(tenant=tenant)
         .select_related("base_model")
-        .filter(Q(public_id=model_id) | Q(family=model_id, is_active=True))
+        .filter(Q(public_id=ref) | Q(family=ref, is_active=True))
         .first()
     )
     if version is not None:
         return version
-    raise NotFound.for_id("model", model_id, param="id")
+    raise NotFound.for_id("model", ref, param="id")
 
 
-_SERVED_CACHE_SIZE = 10_000
-_served_by_id: OrderedDict[tuple[int, str], ServedModel] = OrderedDict()
+class _ServedVersions:
+    """What version ids serve, least recently used evicted first (locked: the web
+    serves requests on threads)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[int, str], ServedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str]) -> ServedModel | None:
+        with self._lock:
+            served = self._entries.get(key)
+            if served is not None:
+                self._entries.move_to_end(key)
+            return served
+
+    def put(self, key: tuple[int, str], served: ServedModel) -> None:
+        with self._lock:
+            self._entries[key] = served
+            self._entries.move_to_end(key)
+            if len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
 
-def model_resolve(tenant: Tenant, *, model_id: str) -> ServedModel:
-    """What a predict call on ``model_id`` runs.
+_served_versions = _ServedVersions(size=10_000)
+
+
+def served_model_get(tenant: Tenant, *, ref: str) -> ServedModel:
+    """What a predict call on model ``ref`` runs.
 
     A model version never changes once created, so what its id serves is kept
     in process memory, keyed by tenant *and* id.  Family aliases are looked up
     every time: activating another version takes effect on the next request.
     """
-    key = (tenant.pk, model_id)
-    served = _served_by_id.get(key)
+    key = (tenant.pk, ref)
+    served = _served_versions.get(key)
     if served is not None:
         return served
-    model = model_lookup(tenant, model_id=model_id)
+    model = model_get(tenant, ref=ref)
     if isinstance(model, BaseModel):
-        return served_base(model)
+        return served_base_model_get(model)
     served = _served_version(model)
-    if model_id == model.public_id:
-        _served_by_id[key] = served
-        if len(_served_by_id) > _SERVED_CACHE_SIZE:
-            _served_by_id.popitem(last=False)
+    if ref == model.public_id:
+        _served_versions.put(key, served)
     return served
 
 
@@ -167,17 +190,17 @@ def model_version_list(tenant: Tenant):
     return ModelVersion.objects.filter(tenant=tenant).select_related("base_model")
 
 
-def prediction_get(tenant: Tenant, *, prediction_id: str) -> Prediction:
-    prediction = Prediction.objects.filter(tenant=tenant, public_id=prediction_id).first()
+def prediction_get(tenant: Tenant, *, public_id: str) -> Prediction:
+    prediction = Prediction.objects.filter(tenant=tenant, public_id=public_id).first()
     if prediction is None:
-        raise NotFound.for_id("prediction", prediction_id, param="id")
+        raise NotFound.for_id("prediction", public_id, param="id")
     return prediction
 
 
-def servable_base_models() -> list[ServedModel]:
+def served_base_model_list() -> list[ServedModel]:
     """The base models that answer predict calls themselves (they have a head)."""
     return [
-        served_base(base)
+        served_base_model_get(base)
         for base in BaseModel.objects.exclude(labels=[])
-        if (base_model_path(base) / SERVING_HEAD_DIR).exists()
+        if (base_model_dir_get(base) / SERVING_HEAD_DIR).exists()
     ]

@@ -24,9 +24,9 @@ def _start_serving(sender, **kwargs):
     if not queues:
         return
     from inference.runtime.worker import runtime
-    from inference.selectors import servable_base_models
+    from inference.selectors import served_base_model_list
 
-    for served in servable_base_models():
+    for served in served_base_model_list():
         runtime().ensure_loaded(served.payload())
     runtime().consume(queues[0], sender.hostname)
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from inference.registry import base_model_register, committed_base_dirs
+from inference.registry import base_model_register, committed_base_dir_list
 from saas import config
 from saas.database_setup import ensure_roles_and_database
 from tests.factories import make_tenant
@@ -45,12 +45,12 @@ def tenant_b(db):
 
 @pytest.fixture
 def base_model(db):
-    return base_model_register(committed_base_dirs()[0])
+    return base_model_register(committed_base_dir_list()[0])
 
 
 @pytest.fixture
 def live_base_model(transactional_db):
-    return base_model_register(committed_base_dirs()[0])
+    return base_model_register(committed_base_dir_list()[0])
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ class BillingAccountView(TenantAPIView):
 
     @extend_schema(operation_id="billing_retrieve", responses=BillingAccountOutput)
     def get(self, request):
-        overview = selectors.billing_overview(self.tenant, now=timezone.now())
+        overview = selectors.billing_overview_get(self.tenant, now=timezone.now())
         return respond(billing_account_data(overview))
 
     @extend_schema(
@@ -44,7 +44,7 @@ class BillingAccountView(TenantAPIView):
             services.spend_cap_set(
                 self.tenant, actor=self.principal, cap_minor=data.validated_data["spend_cap"]
             )
-        overview = selectors.billing_overview(self.tenant, now=timezone.now())
+        overview = selectors.billing_overview_get(self.tenant, now=timezone.now())
         return respond(billing_account_data(overview))
 
 
@@ -67,4 +67,6 @@ class KeyQuotaView(TenantAPIView):
             meter=data.validated_data["meter"],
             monthly_limit=data.validated_data["monthly_limit"],
         )
-        return respond(key_quotas_data(selectors.key_quota_uses(self.tenant, now=timezone.now())))
+        return respond(
+            key_quotas_data(selectors.key_quota_use_list(self.tenant, now=timezone.now()))
+        )

@@ -78,7 +78,7 @@ class UsageSummary(TenantAPIView):
     @extend_schema(operation_id="usage_retrieve", parameters=_USAGE_PARAMS, responses=UsageOutput)
     def get(self, request):
         start, end, group_by = _usage_query(request)
-        report = selectors.usage_report(
+        report = selectors.usage_report_get(
             self.tenant, start=start, end=end, group_by=group_by, now=timezone.now()
         )
         return respond(
@@ -106,7 +106,7 @@ class UsageCsv(TenantAPIView):
     )
     def get(self, request):
         start, end, group_by = _usage_query(request)
-        report = selectors.usage_report(
+        report = selectors.usage_report_get(
             self.tenant, start=start, end=end, group_by=group_by, now=timezone.now()
         )
         rows = [[group_by, "meter", "quantity", "amount", "currency"]]
@@ -172,7 +172,7 @@ class InvoiceLinesCsv(TenantAPIView):
                 "tiers",
             ]
         ]
-        for line in selectors.invoice_lines(invoice):
+        for line in selectors.invoice_line_list(self.tenant, invoice=invoice):
             tiers = "; ".join(
                 f"{t['first_unit']}-{t['last_unit']} @ {t['unit_price']}" for t in line.tiers
             )
@@ -199,7 +199,7 @@ class InvoiceLinesCsv(TenantAPIView):
 
 def _line(tenant, invoice_id: str, line_id: str) -> InvoiceLine:
     invoice = selectors.invoice_get(tenant, public_id=invoice_id)
-    line = selectors.invoice_lines(invoice).filter(public_id=line_id).first()
+    line = selectors.invoice_line_list(tenant, invoice=invoice).filter(public_id=line_id).first()
     if line is None:
         raise NotFound.for_id("invoice line", line_id, param="line_id")
     return line
@@ -211,7 +211,9 @@ class InvoiceLineEvents(TenantAPIView):
     @extend_schema(operation_id="invoices_line_events", responses=UsageEventOutput(many=True))
     def get(self, request, invoice_id: str, line_id: str):
         line = _line(self.tenant, invoice_id, line_id)
-        return respond(paginate(request, selectors.line_events(line), usage_event_data))
+        return respond(
+            paginate(request, selectors.usage_event_list(self.tenant, line=line), usage_event_data)
+        )
 
 
 class InvoiceLineEventsCsv(TenantAPIView):
@@ -232,7 +234,7 @@ class InvoiceLineEventsCsv(TenantAPIView):
             "quantity",
             "source",
         ]
-        events = selectors.line_events(line).order_by()
+        events = selectors.usage_event_list(self.tenant, line=line).order_by()
 
         def rows() -> Iterator[list]:
             for event in _in_chunks(events):

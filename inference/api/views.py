@@ -61,7 +61,7 @@ class ModelDetail(TenantAPIView):
 
     @extend_schema(operation_id="models_retrieve", responses=ModelOutput)
     def get(self, request, model_id: str):
-        model = selectors.model_lookup(self.tenant, model_id=model_id)
+        model = selectors.model_get(self.tenant, ref=model_id)
         if isinstance(model, BaseModel):
             return respond(base_model_data(model))
         return respond(model_version_data(model))
@@ -72,7 +72,7 @@ class ModelActivate(TenantAPIView):
 
     @extend_schema(operation_id="models_activate", request=None, responses=ModelOutput)
     def post(self, request, model_id: str):
-        version = selectors.model_version_get(self.tenant, model_id=model_id)
+        version = selectors.model_version_get(self.tenant, public_id=model_id)
         version = services.model_version_activate(
             self.tenant, actor=self.principal, version=version
         )
@@ -98,7 +98,7 @@ class ModelPredict(TenantAPIView):
         examples=[_PREDICT_EXAMPLE, _PREDICTION_EXAMPLE],
     )
     def post(self, request, model_id: str):
-        served = selectors.model_resolve(self.tenant, model_id=model_id)
+        served = selectors.served_model_get(self.tenant, ref=model_id)
         inputs = parse_predict_input(request, served.input_size)
         outcome = services.prediction_run_sync(
             self.tenant,
@@ -133,7 +133,7 @@ class PredictionCreate(TenantAPIView):
         model_id = request.data.get("model") if hasattr(request.data, "get") else None
         if not isinstance(model_id, str) or not model_id:
             raise InvalidRequest("Name the model to run in 'model'.", param="model")
-        served = selectors.model_resolve(self.tenant, model_id=model_id)
+        served = selectors.served_model_get(self.tenant, ref=model_id)
         inputs = parse_predict_input(request, served.input_size)
         prediction = services.prediction_submit_async(
             self.tenant,
@@ -151,5 +151,5 @@ class PredictionDetail(TenantAPIView):
     @extend_schema(operation_id="predictions_retrieve", responses=PredictionOutput)
     def get(self, request, prediction_id: str):
         return respond(
-            prediction_data(selectors.prediction_get(self.tenant, prediction_id=prediction_id))
+            prediction_data(selectors.prediction_get(self.tenant, public_id=prediction_id))
         )

@@ -29,7 +29,7 @@ def at(period, hours: float):
 
 def lines_of(handle, invoice) -> list[InvoiceLine]:
     with handle.context():
-        return list(selectors.invoice_lines(invoice))
+        return list(selectors.invoice_line_list(handle.tenant, invoice=invoice))
 
 
 def test_usage_becomes_one_line_per_meter_and_model_matching_the_ledger(tenant_a, tenant_b):
@@ -65,7 +65,7 @@ def test_usage_becomes_one_line_per_meter_and_model_matching_the_ledger(tenant_a
     assert invoice.total_minor == 392 and invoice.status == "open"
     with tenant_a.context():
         for line in lines:
-            drilled = selectors.line_events(line)
+            drilled = selectors.usage_event_list(tenant_a.tenant, line=line)
             assert drilled.aggregate(q=Sum("quantity"))["q"] == line.quantity
         assert UsageEvent.objects.aggregate(q=Sum("quantity"))["q"] == sum(
             ln.quantity for ln in lines
@@ -114,8 +114,15 @@ def test_a_late_event_for_a_closed_period_becomes_an_adjustment_line(tenant_a):
     assert (adjustment.quantity, adjustment.amount_minor) == (300, 15)
     assert "Adjustment for" in adjustment.description
     with tenant_a.context():
-        assert [e.idempotency_key for e in selectors.line_events(adjustment)] == [late_key]
-        assert selectors.line_events(regular).aggregate(q=Sum("quantity"))["q"] == 100
+        assert [
+            e.idempotency_key for e in selectors.usage_event_list(tenant_a.tenant, line=adjustment)
+        ] == [late_key]
+        assert (
+            selectors.usage_event_list(tenant_a.tenant, line=regular).aggregate(q=Sum("quantity"))[
+                "q"
+            ]
+            == 100
+        )
     assert invoice.total_minor == 20
     # closing the earlier period again adds nothing there either
     assert close_period(TWO_MONTHS_AGO).created == ()

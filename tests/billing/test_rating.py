@@ -246,7 +246,7 @@ def plans(draw: st.DrawFn) -> Plan:
     )
 
 
-usage_rows = st.lists(
+usage_row_list = st.lists(
     st.tuples(
         st.sampled_from(METERS), st.sampled_from(["mdl_a", "mdl_b", "mdl_c"]), st.integers(0, 5_000)
     ),
@@ -254,7 +254,7 @@ usage_rows = st.lists(
 )
 
 
-@given(plans(), usage_rows)
+@given(plans(), usage_row_list)
 def test_lines_always_add_up_to_the_total_in_integers(plan, usage):
     invoice = rate_invoice(plan, usage)
     assert invoice.total_minor == sum(line.amount_minor for line in invoice.lines)
@@ -263,7 +263,7 @@ def test_lines_always_add_up_to_the_total_in_integers(plan, usage):
     assert all(type(t.amount) is Decimal for line in invoice.lines for t in line.tiers)
 
 
-@given(plans(), usage_rows, st.data())
+@given(plans(), usage_row_list, st.data())
 def test_total_never_decreases_when_a_quantity_grows(plan, usage, data):
     if not usage:
         usage = [(IMAGES_BASE, "mdl_a", 0)]
@@ -316,7 +316,7 @@ def test_splitting_a_meter_over_k_lines_moves_the_total_by_at_most_floor_k_over_
     assert abs(split_total - whole.amount_minor) <= len(parts) // 2
 
 
-@given(plans(), usage_rows)
+@given(plans(), usage_row_list)
 def test_capped_usage_never_bills_more_than_fee_plus_cap(plan, usage):
     invoice = rate_invoice(plan, usage)
     uncapped = plan.base_fee_minor + usage_cost_minor(plan, usage)

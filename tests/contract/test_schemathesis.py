@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from inference.registry import base_model_register, committed_base_dirs
+from inference.registry import base_model_register, committed_base_dir_list
 from tests.contract.test_openapi import API_MD_OPERATIONS, _template
 from tests.factories import make_tenant
 from tests.sdk.helpers import write_dataset
@@ -43,7 +43,7 @@ MAX_EXAMPLES = 6
 def live_app(live_server, transactional_db, tmp_path):
     """A tenant with one of each object, the schema served by the app, and the key."""
     handle = make_tenant("Contract")
-    base = base_model_register(committed_base_dirs()[0])
+    base = base_model_register(committed_base_dir_list()[0])
     with Client(handle.secret, base_url=live_server.url) as sdk:
         dataset = sdk.datasets.create(write_dataset(tmp_path / "pets", {"cat": 2, "dog": 2}))
         job = sdk.fine_tunes.create(dataset.id, hyperparameters={"epochs": 1})

@@ -138,12 +138,12 @@ def _lane_payload(handle, base_model, prediction_id: str, mode: str, count: int)
     import numpy as np
 
     from inference.inputs import PredictInput
-    from inference.selectors import model_resolve
+    from inference.selectors import served_model_get
     from inference.services import predict_payload
     from tenants.authentication import ApiPrincipal
 
     with handle.context():
-        served = model_resolve(handle.tenant, model_id=base_model.public_id)
+        served = served_model_get(handle.tenant, ref=base_model.public_id)
     principal = ApiPrincipal(
         tenant=handle.tenant,
         api_key_id=handle.key.pk,

@@ -10,7 +10,7 @@ from billing.models import UsageEvent
 from inference import lane
 from inference.inputs import PredictInput
 from inference.models import Prediction
-from inference.selectors import model_resolve
+from inference.selectors import served_model_get
 from inference.services import predict_payload
 from tenants.authentication import ApiPrincipal
 from tests.inference.crashing_worker import CRASH_MARKER
@@ -28,7 +28,7 @@ def _wait(predicate, timeout=60.0):
 
 def test_redelivered_prediction_bills_exactly_once(live_a, live_base_model, tmp_path):
     with live_a.context():
-        served = model_resolve(live_a.tenant, model_id=live_base_model.public_id)
+        served = served_model_get(live_a.tenant, ref=live_base_model.public_id)
     principal = ApiPrincipal(
         tenant=live_a.tenant,
         api_key_id=live_a.key.pk,

@@ -44,10 +44,10 @@ def _state(handle):
 
 
 def _model(handle) -> dict:
-    from inference.registry import base_model_register, committed_base_dirs
+    from inference.registry import base_model_register, committed_base_dir_list
     from tests.factories import make_model_version
 
-    base = base_model_register(committed_base_dirs()[0])
+    base = base_model_register(committed_base_dir_list()[0])
     return {"model_id": make_model_version(handle, base).public_id}
 
 
@@ -74,10 +74,10 @@ def _dataset(handle) -> dict:
 
 
 def _fine_tune(handle) -> dict:
-    from inference.registry import base_model_register, committed_base_dirs
+    from inference.registry import base_model_register, committed_base_dir_list
     from training.services.fine_tunes import fine_tune_create
 
-    base_model_register(committed_base_dirs()[0])
+    base_model_register(committed_base_dir_list()[0])
     dataset_id = _dataset(handle)["dataset_id"]
     with handle.context():
         job = fine_tune_create(handle.tenant, actor=handle.owner, dataset_id=dataset_id)

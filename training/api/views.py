@@ -46,11 +46,11 @@ class DatasetDetail(TenantAPIView):
 
     @extend_schema(operation_id="datasets_retrieve", responses=DatasetOutput)
     def get(self, request, dataset_id: str):
-        return respond(dataset_data(selectors.dataset_get(self.tenant, dataset_id=dataset_id)))
+        return respond(dataset_data(selectors.dataset_get(self.tenant, public_id=dataset_id)))
 
     @extend_schema(operation_id="datasets_delete", responses={200: {"type": "object"}})
     def delete(self, request, dataset_id: str):
-        dataset = selectors.dataset_get(self.tenant, dataset_id=dataset_id)
+        dataset = selectors.dataset_get(self.tenant, public_id=dataset_id)
         datasets.dataset_delete(self.tenant, actor=self.principal, dataset=dataset)
         return respond({"id": dataset_id, "object": "dataset", "deleted": True})
 
@@ -80,7 +80,8 @@ class FineTuneListCreate(TenantAPIView):
             suffix=given.get("suffix"),
         )
         return respond(
-            fine_tune_data(selectors.fine_tune_get(self.tenant, job_id=job.public_id)), status=201
+            fine_tune_data(selectors.fine_tune_get(self.tenant, public_id=job.public_id)),
+            status=201,
         )
 
 
@@ -89,7 +90,7 @@ class FineTuneDetail(TenantAPIView):
 
     @extend_schema(operation_id="fine_tunes_retrieve", responses=FineTuneOutput)
     def get(self, request, job_id: str):
-        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, job_id=job_id)))
+        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, public_id=job_id)))
 
 
 class FineTuneCancel(TenantAPIView):
@@ -97,9 +98,9 @@ class FineTuneCancel(TenantAPIView):
 
     @extend_schema(operation_id="fine_tunes_cancel", request=None, responses=FineTuneOutput)
     def post(self, request, job_id: str):
-        job = selectors.fine_tune_get(self.tenant, job_id=job_id)
+        job = selectors.fine_tune_get(self.tenant, public_id=job_id)
         lifecycle.job_cancel(self.tenant, actor=self.principal, job=job)
-        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, job_id=job_id)))
+        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, public_id=job_id)))
 
 
 class FineTuneEvents(TenantAPIView):
@@ -107,6 +108,6 @@ class FineTuneEvents(TenantAPIView):
 
     @extend_schema(operation_id="fine_tunes_events", responses=FineTuneEventOutput(many=True))
     def get(self, request, job_id: str):
-        job = selectors.fine_tune_get(self.tenant, job_id=job_id)
+        job = selectors.fine_tune_get(self.tenant, public_id=job_id)
         events = selectors.fine_tune_event_list(self.tenant, job=job)
         return respond(paginate(request, events, fine_tune_event_data))

@@ -38,7 +38,7 @@ from billing.usage import UsageDraft, usage_record
 from core.context import tenant_context
 from core.errors import Conflict
 from core.ids import new_public_id
-from inference.selectors import base_model_path
+from inference.selectors import base_model_dir_get
 from inference.services import model_version_create
 from tenants.audit import audit
 from tenants.models import Tenant
@@ -206,7 +206,7 @@ def job_start(tenant: Tenant, *, job_id: str, worker: str) -> StartedJob | None:
         archive_key=dataset.archive_key,
         scan_key=dataset.scan_key,
         dataset_sha256=dataset.sha256,
-        base_path=str(base_model_path(base)),
+        base_path=str(base_model_dir_get(base)),
         base_checksum=base.checksum,
         input_shape=list(base.input_shape),
         hyperparameters=dict(job.hyperparameters),
