@@ -1,7 +1,7 @@
 from django.urls import path
 
 from billing.api import spend, views
-from billing.api.webhook import stripe_webhook
+from billing.api.webhook import StripeWebhook
 
 urlpatterns = [
     path("billing", spend.BillingAccountView.as_view(), name="billing"),
@@ -30,5 +30,5 @@ urlpatterns = [
         views.CreditNoteCreate.as_view(),
         name="invoice-credit-notes",
     ),
-    path("stripe/webhook", stripe_webhook, name="stripe-webhook"),
+    path("stripe/webhook", StripeWebhook.as_view(), name="stripe-webhook"),
 ]

@@ -14,6 +14,15 @@ from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
+ERROR_TYPES = [
+    "invalid_request_error",
+    "authentication_error",
+    "permission_error",
+    "rate_limit_error",
+    "billing_error",
+    "api_error",
+]
+
 
 class ApiError(Exception):
     status = 400

@@ -31,8 +31,11 @@ LANE_DOWN = "The inference queue is unreachable; nothing was queued or billed. R
 
 @dataclass(frozen=True)
 class SyncResult:
-    prediction_id: str
-    results: list
+    """The answer of a synchronous prediction: ``prediction`` as the worker stored it
+    (the instance here is not read back from the database) and whether the call
+    loaded its model."""
+
+    prediction: Prediction
     cold: bool
 
 
@@ -105,9 +108,16 @@ def prediction_run_sync(
         raise ApiError(
             "The prediction failed on the inference worker.", code="prediction_failed", status=500
         )
-    return SyncResult(
-        prediction_id=prediction_id, results=answer["results"], cold=bool(answer.get("cold"))
+    answered = Prediction(
+        tenant=tenant,
+        public_id=prediction_id,
+        model_ref=served.public_id,
+        status=Prediction.Status.SUCCEEDED,
+        image_count=len(inputs.images),
+        top_k=inputs.top_k,
+        results=answer["results"],
     )
+    return SyncResult(prediction=answered, cold=bool(answer.get("cold")))
 
 
 def prediction_submit_async(

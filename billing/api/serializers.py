@@ -6,12 +6,16 @@ decimal strings in minor units (a base-model image costs ``"0.05"`` cents).
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from billing.models import CreditNote, Invoice, InvoiceLine, UsageEvent
+from billing.models import CreditNote, Invoice, InvoiceLine
 from billing.periods import period_containing
 from billing.price_book import METERS
-from billing.selectors import BillingOverview, KeyQuotaUse
+from billing.selectors import KeyQuotaUse
+from core.api.fields import Constant
 from tenants.models import Tenant
 
 GROUP_BY = ("day", "model", "api_key", "meter")
@@ -73,66 +77,118 @@ class PeriodOutput(serializers.Serializer):
     end = serializers.DateTimeField()
 
 
+class ServicePeriodOutput(serializers.Serializer):
+    """The billing period a line's usage happened in (an adjustment's is an earlier one)."""
+
+    start = serializers.DateTimeField(source="service_period_start")
+    end = serializers.SerializerMethodField()
+
+    def get_end(self, line: InvoiceLine) -> datetime:
+        return serializers.DateTimeField().to_representation(
+            period_containing(line.service_period_start).end
+        )
+
+
 class InvoiceLineOutput(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(source="public_id")
     kind = serializers.ChoiceField(["base_fee", "usage", "spend_cap_credit"])
     description = serializers.CharField()
     meter = serializers.CharField(allow_null=True)
-    model = serializers.CharField(allow_null=True)
+    model = serializers.CharField(source="model_ref", allow_null=True)
     quantity = serializers.IntegerField()
     unit_price = serializers.CharField(allow_null=True)
-    amount = serializers.IntegerField()
+    amount = serializers.IntegerField(source="amount_minor")
     tiers = TierOutput(many=True)
-    service_period = PeriodOutput()
-    adjustment = serializers.BooleanField()
+    service_period = ServicePeriodOutput(source="*")
+    adjustment = serializers.BooleanField(source="is_adjustment")
+
+    def to_representation(self, line: InvoiceLine) -> dict:
+        data = super().to_representation(line)
+        for name in ("meter", "model", "unit_price"):  # stored blank where a line has none
+            data[name] = data[name] or None
+        return data
 
 
 class CreditNoteRefundOutput(serializers.Serializer):
-    id = serializers.CharField(allow_null=True, help_text="The Stripe refund (re_...) once made.")
-    status = serializers.ChoiceField(
-        [CreditNote.RefundStatus.PENDING.value, CreditNote.RefundStatus.REFUNDED.value]
+    id = serializers.CharField(
+        source="provider_refund_id", allow_null=True, help_text="The Stripe refund (re_...)."
     )
+    status = serializers.ChoiceField(
+        [CreditNote.RefundStatus.PENDING.value, CreditNote.RefundStatus.REFUNDED.value],
+        source="refund_status",
+    )
+
+    def to_representation(self, note: CreditNote) -> dict:
+        data = super().to_representation(note)
+        data["id"] = data["id"] or None  # pending: no refund id yet
+        return data
 
 
 class CreditNoteOutput(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField()
-    invoice = serializers.CharField()
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
+    id = serializers.CharField(source="public_id")
+    object = Constant("credit_note")
+    invoice = serializers.CharField(source="invoice.public_id")
+    amount = serializers.IntegerField(source="amount_minor")
+    currency = serializers.CharField(source="invoice.currency")
     reason = serializers.CharField()
-    refund = CreditNoteRefundOutput(
-        allow_null=True,
-        help_text="Stripe's refund of a credit on a Stripe invoice; null with the local provider.",
+    refund = serializers.SerializerMethodField(
+        help_text="Stripe's refund of a credit on a Stripe invoice; null with the local provider."
     )
     created_at = serializers.DateTimeField()
 
+    @extend_schema_field(CreditNoteRefundOutput(allow_null=True))
+    def get_refund(self, note: CreditNote) -> dict | None:
+        if note.refund_status == CreditNote.RefundStatus.NONE:
+            return None
+        return CreditNoteRefundOutput(note).data
+
 
 class InvoiceOutput(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField()
-    status = serializers.ChoiceField([s.value for s in Invoice.Status])
+    """Needs ``lines`` and ``credit_notes`` prefetched (or costs two queries)."""
+
+    id = serializers.CharField(source="public_id")
+    object = Constant("invoice")
+    status = serializers.ChoiceField(Invoice.Status.values)
     currency = serializers.CharField()
-    plan = serializers.CharField()
-    period = PeriodOutput()
-    total = serializers.IntegerField()
-    amount_credited = serializers.IntegerField()
-    amount_due = serializers.IntegerField()
-    lines = InvoiceLineOutput(many=True)
-    credit_notes = CreditNoteOutput(many=True)
+    plan = serializers.CharField(source="plan_code")
+    period = serializers.SerializerMethodField()
+    total = serializers.IntegerField(source="total_minor")
+    amount_credited = serializers.IntegerField(source="credited_minor")
+    amount_due = serializers.SerializerMethodField(help_text="0 once paid or voided.")
+    lines = serializers.SerializerMethodField()
+    credit_notes = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     paid_at = serializers.DateTimeField(allow_null=True)
     voided_at = serializers.DateTimeField(allow_null=True)
 
+    @extend_schema_field(PeriodOutput)
+    def get_period(self, invoice: Invoice) -> dict:
+        return PeriodOutput({"start": invoice.period_start, "end": invoice.period_end}).data
+
+    def get_amount_due(self, invoice: Invoice) -> int:
+        return invoice.amount_due_minor if invoice.status == Invoice.Status.OPEN else 0
+
+    @extend_schema_field(InvoiceLineOutput(many=True))
+    def get_lines(self, invoice: Invoice) -> list:
+        lines = sorted(invoice.lines.all(), key=lambda line: line.position)
+        return InvoiceLineOutput(lines, many=True).data
+
+    @extend_schema_field(CreditNoteOutput(many=True))
+    def get_credit_notes(self, invoice: Invoice) -> list:
+        notes = sorted(invoice.credit_notes.all(), key=lambda note: note.pk)
+        for note in notes:
+            note.invoice = invoice  # already in hand: no query per note
+        return CreditNoteOutput(notes, many=True).data
+
 
 class UsageEventOutput(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(source="public_id")
     meter = serializers.CharField()
     quantity = serializers.IntegerField()
     occurred_at = serializers.DateTimeField()
-    recorded_at = serializers.DateTimeField()
-    model = serializers.CharField()
-    api_key = serializers.CharField()
+    recorded_at = serializers.DateTimeField(source="created_at")
+    model = serializers.CharField(source="model_ref")
+    api_key = serializers.CharField(source="api_key_ref")
     source = serializers.CharField()
 
 
@@ -153,156 +209,54 @@ class UsagePeriodOutput(serializers.Serializer):
 
 
 class UsageOutput(serializers.Serializer):
-    object = serializers.CharField()
+    """Renders a billing.selectors.UsageReport."""
+
+    object = Constant("usage")
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     group_by = serializers.CharField()
     currency = serializers.CharField()
-    data = UsageRowOutput(many=True)
+    data = UsageRowOutput(many=True, source="rows")
     current_period = UsagePeriodOutput()
 
 
 class KeyQuotaOutput(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField()
-    api_key = serializers.CharField()
-    meter = serializers.CharField()
-    monthly_limit = serializers.IntegerField()
+    """Renders a billing.selectors.KeyQuotaUse."""
+
+    id = serializers.CharField(source="quota.public_id")
+    object = Constant("api_key_quota")
+    api_key = serializers.CharField(source="quota.api_key_ref")
+    meter = serializers.CharField(source="quota.meter")
+    monthly_limit = serializers.IntegerField(source="quota.monthly_limit")
     used = serializers.IntegerField(help_text="Units used through the key this period.")
 
 
 class KeyQuotaListOutput(serializers.Serializer):
-    object = serializers.CharField()
-    data = KeyQuotaOutput(many=True)
-    has_more = serializers.BooleanField()
+    """Every quota at once (a tenant has a few): a list that never has more."""
+
+    object = Constant("list")
+    data = KeyQuotaOutput(many=True, source="*")
+    has_more = serializers.SerializerMethodField()
+
+    def get_has_more(self, uses: list[KeyQuotaUse]) -> bool:
+        return False
 
 
 class BillingAccountOutput(serializers.Serializer):
-    object = serializers.CharField()
-    plan = serializers.CharField()
+    """Renders a billing.selectors.BillingOverview."""
+
+    object = Constant("billing_account")
+    plan = serializers.CharField(source="plan.code")
     status = serializers.ChoiceField([s.value for s in Tenant.Status])
     past_due_since = serializers.DateTimeField(allow_null=True)
-    currency = serializers.CharField()
-    current_period = PeriodOutput()
+    currency = serializers.CharField(source="plan.currency")
+    current_period = PeriodOutput(source="period")
     spend_cap = serializers.IntegerField(allow_null=True, help_text="In force; null: uncapped.")
     spend_cap_source = serializers.ChoiceField(["plan", "account"])
-    plan_spend_cap = serializers.IntegerField(allow_null=True)
+    plan_spend_cap = serializers.IntegerField(
+        source="plan.monthly_spend_cap_minor", allow_null=True
+    )
     usage_charges = serializers.IntegerField(help_text="This period so far, before the cap.")
     amount_so_far = serializers.IntegerField()
     projected_amount = serializers.IntegerField()
     quotas = KeyQuotaOutput(many=True)
-
-
-def _time(value):
-    return serializers.DateTimeField().to_representation(value) if value else None
-
-
-def _period(start) -> dict:
-    return {"start": _time(start), "end": _time(period_containing(start).end)}
-
-
-def line_data(line: InvoiceLine) -> dict:
-    return {
-        "id": line.public_id,
-        "kind": line.kind,
-        "description": line.description,
-        "meter": line.meter or None,
-        "model": line.model_ref or None,
-        "quantity": line.quantity,
-        "unit_price": line.unit_price or None,
-        "amount": line.amount_minor,
-        "tiers": line.tiers,
-        "service_period": _period(line.service_period_start),
-        "adjustment": line.is_adjustment,
-    }
-
-
-def credit_note_data(note: CreditNote, invoice: Invoice) -> dict:
-    return {
-        "id": note.public_id,
-        "object": "credit_note",
-        "invoice": invoice.public_id,
-        "amount": note.amount_minor,
-        "currency": invoice.currency,
-        "reason": note.reason,
-        "refund": _refund_data(note),
-        "created_at": _time(note.created_at),
-    }
-
-
-def _refund_data(note: CreditNote) -> dict | None:
-    if note.refund_status == CreditNote.RefundStatus.NONE:
-        return None
-    return {"id": note.provider_refund_id or None, "status": note.refund_status}
-
-
-def invoice_data(invoice: Invoice) -> dict:
-    """Needs ``lines`` and ``credit_notes`` prefetched (or costs two queries)."""
-    lines = sorted(invoice.lines.all(), key=lambda line: line.position)
-    notes = sorted(invoice.credit_notes.all(), key=lambda note: note.pk)
-    return {
-        "id": invoice.public_id,
-        "object": "invoice",
-        "status": invoice.status,
-        "currency": invoice.currency,
-        "plan": invoice.plan_code,
-        "period": {"start": _time(invoice.period_start), "end": _time(invoice.period_end)},
-        "total": invoice.total_minor,
-        "amount_credited": invoice.credited_minor,
-        "amount_due": invoice.amount_due_minor if invoice.status == Invoice.Status.OPEN else 0,
-        "lines": [line_data(line) for line in lines],
-        "credit_notes": [credit_note_data(note, invoice) for note in notes],
-        "created_at": _time(invoice.created_at),
-        "paid_at": _time(invoice.paid_at),
-        "voided_at": _time(invoice.voided_at),
-    }
-
-
-def usage_event_data(event: UsageEvent) -> dict:
-    return {
-        "id": event.public_id,
-        "meter": event.meter,
-        "quantity": event.quantity,
-        "occurred_at": _time(event.occurred_at),
-        "recorded_at": _time(event.created_at),
-        "model": event.model_ref,
-        "api_key": event.api_key_ref,
-        "source": event.source,
-    }
-
-
-def key_quota_data(use: KeyQuotaUse) -> dict:
-    quota = use.quota
-    return {
-        "id": quota.public_id,
-        "object": "api_key_quota",
-        "api_key": quota.api_key_ref,
-        "meter": quota.meter,
-        "monthly_limit": quota.monthly_limit,
-        "used": use.used,
-    }
-
-
-def key_quotas_data(uses: list[KeyQuotaUse]) -> dict:
-    return {"object": "list", "data": [key_quota_data(use) for use in uses], "has_more": False}
-
-
-def billing_account_data(overview: BillingOverview) -> dict:
-    return {
-        "object": "billing_account",
-        "plan": overview.plan.code,
-        "status": overview.status,
-        "past_due_since": _time(overview.past_due_since),
-        "currency": overview.plan.currency,
-        "current_period": {
-            "start": _time(overview.period.start),
-            "end": _time(overview.period.end),
-        },
-        "spend_cap": overview.spend_cap,
-        "spend_cap_source": overview.spend_cap_source,
-        "plan_spend_cap": overview.plan.monthly_spend_cap_minor,
-        "usage_charges": overview.usage_charges,
-        "amount_so_far": overview.amount_so_far,
-        "projected_amount": overview.projected_amount,
-        "quotas": [key_quota_data(use) for use in overview.quotas],
-    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 
 from billing import selectors, services
 from billing.api.serializers import (
@@ -17,10 +18,8 @@ from billing.api.serializers import (
     KeyQuotaInput,
     KeyQuotaListOutput,
     SpendCapInput,
-    billing_account_data,
-    key_quotas_data,
 )
-from core.api.views import TenantAPIView, respond
+from core.api.views import TenantAPIView
 from tenants.roles import Scope
 from tenants.selectors import api_key_get
 
@@ -32,7 +31,7 @@ class BillingAccountView(TenantAPIView):
     @extend_schema(operation_id="billing_retrieve", responses=BillingAccountOutput)
     def get(self, request):
         overview = selectors.billing_overview_get(self.tenant, now=timezone.now())
-        return respond(billing_account_data(overview))
+        return Response(BillingAccountOutput(overview).data)
 
     @extend_schema(
         operation_id="billing_update", request=SpendCapInput, responses=BillingAccountOutput
@@ -45,11 +44,12 @@ class BillingAccountView(TenantAPIView):
                 self.tenant, actor=self.principal, cap_minor=data.validated_data["spend_cap"]
             )
         overview = selectors.billing_overview_get(self.tenant, now=timezone.now())
-        return respond(billing_account_data(overview))
+        return Response(BillingAccountOutput(overview).data)
 
 
 class KeyQuotaView(TenantAPIView):
     required_scopes = {"PUT": Scope.ADMIN}
+    error_statuses = {"PUT": (404,)}  # the key named in the body
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -67,6 +67,5 @@ class KeyQuotaView(TenantAPIView):
             meter=data.validated_data["meter"],
             monthly_limit=data.validated_data["monthly_limit"],
         )
-        return respond(
-            key_quotas_data(selectors.key_quota_use_list(self.tenant, now=timezone.now()))
-        )
+        uses = selectors.key_quota_use_list(self.tenant, now=timezone.now())
+        return Response(KeyQuotaListOutput(uses).data)

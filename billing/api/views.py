@@ -13,6 +13,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
 
 from billing import selectors, services
 from billing.api.serializers import (
@@ -22,14 +23,10 @@ from billing.api.serializers import (
     UsageEventOutput,
     UsageOutput,
     UsageQuery,
-    credit_note_data,
-    invoice_data,
-    usage_event_data,
 )
 from billing.models import CreditNote, InvoiceLine
 from billing.periods import period_containing
-from core.api.pagination import paginate
-from core.api.views import TenantAPIView, respond
+from core.api.views import TenantAPIView
 from core.context import tenant_context
 from core.errors import InvalidRequest, NotFound
 from tenants.roles import Scope
@@ -81,19 +78,7 @@ class UsageSummary(TenantAPIView):
         report = selectors.usage_report_get(
             self.tenant, start=start, end=end, group_by=group_by, now=timezone.now()
         )
-        return respond(
-            UsageOutput(
-                {
-                    "object": "usage",
-                    "start": report.start,
-                    "end": report.end,
-                    "group_by": report.group_by,
-                    "currency": report.currency,
-                    "data": report.rows,
-                    "current_period": report.current_period,
-                }
-            ).data
-        )
+        return Response(UsageOutput(report).data)
 
 
 class UsageCsv(TenantAPIView):
@@ -134,7 +119,7 @@ class InvoiceList(TenantAPIView):
 
     @extend_schema(operation_id="invoices_list", responses=InvoiceOutput(many=True))
     def get(self, request):
-        return respond(paginate(request, _invoices(self.tenant), invoice_data))
+        return self.paginated(_invoices(self.tenant), InvoiceOutput)
 
 
 class InvoiceDetail(TenantAPIView):
@@ -143,7 +128,7 @@ class InvoiceDetail(TenantAPIView):
     @extend_schema(operation_id="invoices_retrieve", responses=InvoiceOutput)
     def get(self, request, invoice_id: str):
         selectors.invoice_get(self.tenant, public_id=invoice_id)
-        return respond(invoice_data(_invoices(self.tenant).get(public_id=invoice_id)))
+        return Response(InvoiceOutput(_invoices(self.tenant).get(public_id=invoice_id)).data)
 
 
 class InvoiceLinesCsv(TenantAPIView):
@@ -211,9 +196,7 @@ class InvoiceLineEvents(TenantAPIView):
     @extend_schema(operation_id="invoices_line_events", responses=UsageEventOutput(many=True))
     def get(self, request, invoice_id: str, line_id: str):
         line = _line(self.tenant, invoice_id, line_id)
-        return respond(
-            paginate(request, selectors.usage_event_list(self.tenant, line=line), usage_event_data)
-        )
+        return self.paginated(selectors.usage_event_list(self.tenant, line=line), UsageEventOutput)
 
 
 class InvoiceLineEventsCsv(TenantAPIView):
@@ -271,7 +254,7 @@ class CreditNoteCreate(TenantAPIView):
             amount_minor=data.validated_data["amount"],
             reason=data.validated_data["reason"],
         )
-        return respond(credit_note_data(note, invoice), status=201)
+        return Response(CreditNoteOutput(note).data, status=201)
 
 
 # --- CSV --------------------------------------------------------------------------

@@ -1,28 +1,64 @@
 """``POST /v1/stripe/webhook``: Stripe's calls, authenticated by signature, not by API key.
 
-A plain Django view (outside TenantAPIView: no tenant is known at receipt),
-exempt from CSRF, reading the raw body so the signature is checked on the
-exact bytes Stripe signed.  It only stores the event (billing.webhooks);
-processing happens in a Celery task.
+No tenant is known at receipt, so this is not a TenantAPIView: it has no
+authentication and parses nothing, and reads the raw body so the signature is
+checked on the exact bytes Stripe signed.  It only stores the event
+(billing.webhooks); processing happens in a Celery task.
 """
 
 from __future__ import annotations
 
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from billing.providers.stripe_webhook import WebhookSignatureError
 from billing.webhooks import stripe_event_receive
+from core.api.schema import ERRORS
 from core.errors import InvalidRequest
 
 
-@csrf_exempt
-@require_POST
-def stripe_webhook(request):
-    try:
-        row, new = stripe_event_receive(request.body, request.headers.get("Stripe-Signature"))
-    except WebhookSignatureError as error:
-        problem = InvalidRequest(str(error), code="invalid_signature")
-        return JsonResponse(problem.body(), status=problem.status)
-    return JsonResponse({"received": True, "id": row.event_id, "duplicate": not new})
+class WebhookReceiptOutput(serializers.Serializer):
+    """Renders a stored StripeEvent; ``context["new"]``: whether this delivery stored it."""
+
+    received = serializers.SerializerMethodField()
+    id = serializers.CharField(source="event_id", help_text="Stripe's event id.")
+    duplicate = serializers.SerializerMethodField(help_text="The event was stored before.")
+
+    def get_received(self, event) -> bool:
+        return True
+
+    def get_duplicate(self, event) -> bool:
+        return not self.context["new"]
+
+
+class StripeWebhook(APIView):
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = ()  # the signature covers the raw bytes: nothing may parse them first
+
+    @extend_schema(
+        operation_id="stripe_webhook",
+        tags=["stripe"],
+        summary="Stripe's event deliveries",
+        description="Called by Stripe, not by API clients: authenticated by the "
+        "`Stripe-Signature` header over the raw body, not by an API key. Events are stored "
+        "once (a redelivery answers `duplicate: true`) and processed in the background.",
+        auth=[],
+        parameters=[
+            OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER, required=True)
+        ],
+        request={"application/json": {"type": "object", "description": "A Stripe event."}},
+        responses={
+            200: OpenApiResponse(WebhookReceiptOutput, description="Stored (or already stored)."),
+            400: ERRORS["400"],
+        },
+    )
+    def post(self, request):
+        signature = request.headers.get("Stripe-Signature")
+        try:
+            row, new = stripe_event_receive(request.body, signature)
+        except WebhookSignatureError as error:
+            raise InvalidRequest(str(error), code="invalid_signature") from None
+        return Response(WebhookReceiptOutput(row, context={"new": new}).data)

@@ -8,15 +8,18 @@ handlers; they may not replace the machinery (enforced at class creation).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from django.conf import settings
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from core import ratelimit
 from core.api.idempotency import run_idempotently
+from core.api.pagination import CursorPagination
 from core.context import enter_request_tenant
 from core.errors import (
     ApiError,
@@ -47,6 +50,12 @@ class Principal(Protocol):
 
 class TenantAPIView(APIView):
     required_scopes: dict[str, str] = {}
+    # Error statuses a method answers beyond those the machinery here implies
+    # (core.api.schema documents both), e.g. {"POST": (402, 413)}.
+    error_statuses: dict[str, tuple[int, ...]] = {}
+    # Lists answer through it (see paginated); drf-spectacular documents it for
+    # every handler that declares a many=True response.
+    pagination_class = CursorPagination
     # Authentication is DRF's DEFAULT_AUTHENTICATION_CLASSES (tenants' API-key
     # class): it answers the principal, or None when no key was sent.
     permission_classes = ()
@@ -133,11 +142,15 @@ class TenantAPIView(APIView):
                 response[name] = value
         return response
 
+    def paginated(
+        self, queryset: QuerySet, output: type[Serializer], *, leading: Sequence = ()
+    ) -> Response:
+        """One page of ``queryset`` (``leading`` objects first), rendered by ``output``."""
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self, leading=leading)
+        return paginator.get_paginated_response(output(page, many=True).data)
+
     def handle_exception(self, exc):
         if isinstance(exc, ApiError):
             return api_exception_handler(exc, {})
         return super().handle_exception(exc)
-
-
-def respond(data: dict, status: int = 200) -> Response:
-    return Response(data, status=status)

@@ -1,9 +1,9 @@
 """``/v1/models`` and ``/v1/predictions``."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.response import Response
 
-from core.api.pagination import paginate
-from core.api.views import TenantAPIView, respond
+from core.api.views import TenantAPIView
 from core.errors import InvalidRequest
 from inference import selectors, services
 from inference.api.serializers import (
@@ -11,12 +11,9 @@ from inference.api.serializers import (
     ModelOutput,
     PredictionOutput,
     PredictJsonInput,
-    base_model_data,
-    model_version_data,
-    prediction_data,
+    PredictOutput,
 )
 from inference.inputs import parse_predict_input
-from inference.models import BaseModel
 from tenants.roles import Scope
 
 _PREDICT_EXAMPLE = OpenApiExample(
@@ -44,16 +41,30 @@ _PREDICTION_EXAMPLE = OpenApiExample(
 )
 
 
+_MODEL_COLD = OpenApiParameter(
+    "X-Model-Cold",
+    str,
+    OpenApiParameter.HEADER,
+    response=["200"],
+    enum=["true", "false"],
+    description="`true` when this call loaded the model into a worker's memory.",
+)
+# A bad image (413, 415), a refused charge (402); predictions_create also names its
+# model in the body (404).
+_PREDICT_ERRORS = (402, 413, 415)
+
+
 class ModelList(TenantAPIView):
     required_scopes = {"GET": Scope.READ}
 
     @extend_schema(operation_id="models_list", responses=ModelOutput(many=True))
     def get(self, request):
-        page = paginate(request, selectors.model_version_list(self.tenant), model_version_data)
-        if "starting_after" not in request.query_params:
-            # Base models are few and shared: they lead the first page.
-            page["data"] = [base_model_data(b) for b in selectors.base_model_list()] + page["data"]
-        return respond(page)
+        # Base models are few and shared: they lead the list.
+        return self.paginated(
+            selectors.model_version_list(self.tenant),
+            ModelOutput,
+            leading=list(selectors.base_model_list()),
+        )
 
 
 class ModelDetail(TenantAPIView):
@@ -61,10 +72,7 @@ class ModelDetail(TenantAPIView):
 
     @extend_schema(operation_id="models_retrieve", responses=ModelOutput)
     def get(self, request, model_id: str):
-        model = selectors.model_get(self.tenant, ref=model_id)
-        if isinstance(model, BaseModel):
-            return respond(base_model_data(model))
-        return respond(model_version_data(model))
+        return Response(ModelOutput(selectors.model_get(self.tenant, ref=model_id)).data)
 
 
 class ModelActivate(TenantAPIView):
@@ -76,11 +84,12 @@ class ModelActivate(TenantAPIView):
         version = services.model_version_activate(
             self.tenant, actor=self.principal, version=version
         )
-        return respond(model_version_data(version))
+        return Response(ModelOutput(version).data)
 
 
 class ModelPredict(TenantAPIView):
     required_scopes = {"POST": Scope.PREDICT}
+    error_statuses = {"POST": _PREDICT_ERRORS}
 
     @extend_schema(
         operation_id="models_predict",
@@ -94,7 +103,8 @@ class ModelPredict(TenantAPIView):
                 },
             },
         },
-        responses=PredictionOutput,
+        responses=PredictOutput,
+        parameters=[_MODEL_COLD],
         examples=[_PREDICT_EXAMPLE, _PREDICTION_EXAMPLE],
     )
     def post(self, request, model_id: str):
@@ -107,22 +117,14 @@ class ModelPredict(TenantAPIView):
             inputs=inputs,
             request_id=request.request_id,
         )
-        response = respond(
-            {
-                "id": outcome.prediction_id,
-                "object": "prediction",
-                "model": served.public_id,
-                "status": "succeeded",
-                "results": outcome.results,
-                "usage": {"images": len(inputs.images)},
-            }
-        )
+        response = Response(PredictOutput(outcome.prediction).data)
         response["X-Model-Cold"] = "true" if outcome.cold else "false"
         return response
 
 
 class PredictionCreate(TenantAPIView):
     required_scopes = {"POST": Scope.PREDICT}
+    error_statuses = {"POST": (*_PREDICT_ERRORS, 404)}
 
     @extend_schema(
         operation_id="predictions_create",
@@ -142,7 +144,7 @@ class PredictionCreate(TenantAPIView):
             inputs=inputs,
             request_id=request.request_id,
         )
-        return respond(prediction_data(prediction), status=202)
+        return Response(PredictionOutput(prediction).data, status=202)
 
 
 class PredictionDetail(TenantAPIView):
@@ -150,6 +152,5 @@ class PredictionDetail(TenantAPIView):
 
     @extend_schema(operation_id="predictions_retrieve", responses=PredictionOutput)
     def get(self, request, prediction_id: str):
-        return respond(
-            prediction_data(selectors.prediction_get(self.tenant, public_id=prediction_id))
-        )
+        prediction = selectors.prediction_get(self.tenant, public_id=prediction_id)
+        return Response(PredictionOutput(prediction).data)

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from core.api.fields import Constant
 from tenants.models import ApiKey
 from tenants.roles import Scope
 
@@ -16,7 +17,7 @@ class ApiKeyCreateInput(serializers.Serializer):
 
 class ApiKeyOutput(serializers.Serializer):
     id = serializers.CharField(source="public_id")
-    object = serializers.SerializerMethodField()
+    object = Constant("api_key")
     name = serializers.CharField()
     prefix = serializers.CharField()
     scopes = serializers.ListField(child=serializers.CharField())
@@ -25,16 +26,21 @@ class ApiKeyOutput(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
     revoked = serializers.SerializerMethodField()
 
-    def get_object(self, key: ApiKey) -> str:
-        return "api_key"
-
     def get_revoked(self, key: ApiKey) -> bool:
         return key.revoked_at is not None
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
-    secret = serializers.CharField(help_text="The whole key. Shown only in this response.")
+    """A new key with its secret, given as ``context["secret"]`` (it is never stored)."""
+
+    secret = serializers.SerializerMethodField(
+        help_text="The whole key. Shown only in this response."
+    )
+
+    def get_secret(self, key: ApiKey) -> str:
+        return self.context["secret"]
 
 
-def api_key_data(key: ApiKey) -> dict:
-    return ApiKeyOutput(key).data
+class PingOutput(serializers.Serializer):
+    object = Constant("ping")
+    organization = serializers.CharField(source="public_id", help_text="The key's organisation.")

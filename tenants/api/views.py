@@ -1,15 +1,15 @@
-"""``/v1/api-keys``: manage a tenant's keys (admin scope)."""
+"""``/v1/api-keys``: manage a tenant's keys (admin scope); ``/v1/ping``."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
 
-from core.api.pagination import paginate
-from core.api.views import TenantAPIView, respond
+from core.api.views import TenantAPIView
 from tenants import selectors, services
 from tenants.api.serializers import (
     ApiKeyCreatedOutput,
     ApiKeyCreateInput,
     ApiKeyOutput,
-    api_key_data,
+    PingOutput,
 )
 from tenants.roles import Scope
 
@@ -19,7 +19,7 @@ class ApiKeyListCreate(TenantAPIView):
 
     @extend_schema(operation_id="api_keys_list", responses=ApiKeyOutput(many=True))
     def get(self, request):
-        return respond(paginate(request, selectors.api_key_list(self.tenant), api_key_data))
+        return self.paginated(selectors.api_key_list(self.tenant), ApiKeyOutput)
 
     @extend_schema(
         operation_id="api_keys_create",
@@ -30,7 +30,8 @@ class ApiKeyListCreate(TenantAPIView):
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         created = services.api_key_create(self.tenant, actor=self.principal, **data.validated_data)
-        response = respond({**api_key_data(created.key), "secret": created.secret}, status=201)
+        output = ApiKeyCreatedOutput(created.key, context={"secret": created.secret})
+        response = Response(output.data, status=201)
         response.redact_on_replay = ("secret",)
         return response
 
@@ -40,14 +41,13 @@ class ApiKeyDetail(TenantAPIView):
 
     @extend_schema(operation_id="api_keys_retrieve", responses=ApiKeyOutput)
     def get(self, request, key_id: str):
-        return respond(api_key_data(selectors.api_key_get(self.tenant, public_id=key_id)))
+        return Response(ApiKeyOutput(selectors.api_key_get(self.tenant, public_id=key_id)).data)
 
     @extend_schema(operation_id="api_keys_revoke", responses={200: ApiKeyOutput})
     def delete(self, request, key_id: str):
         key = selectors.api_key_get(self.tenant, public_id=key_id)
-        return respond(
-            api_key_data(services.api_key_revoke(self.tenant, actor=self.principal, key=key))
-        )
+        revoked = services.api_key_revoke(self.tenant, actor=self.principal, key=key)
+        return Response(ApiKeyOutput(revoked).data)
 
 
 class Ping(TenantAPIView):
@@ -55,6 +55,6 @@ class Ping(TenantAPIView):
 
     required_scopes = {"GET": None}
 
-    @extend_schema(operation_id="ping", responses={200: {"type": "object"}})
+    @extend_schema(operation_id="ping", responses=PingOutput)
     def get(self, request):
-        return respond({"object": "ping", "organization": self.tenant.public_id})
+        return Response(PingOutput(self.tenant).data)

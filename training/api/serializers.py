@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import Constant
 from training.models import Dataset, FineTuneEvent, FineTuneJob
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -41,35 +43,93 @@ class FineTuneCreateInput(serializers.Serializer):
 
 
 class DatasetOutput(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="dataset")
+    id = serializers.CharField(source="public_id")
+    object = Constant("dataset")
     name = serializers.CharField()
-    status = serializers.ChoiceField([s.value for s in Dataset.Status])
-    bytes = serializers.IntegerField()
-    sha256 = serializers.CharField(allow_null=True)
-    layout = serializers.CharField(allow_null=True)
-    classes = serializers.ListField(child=serializers.CharField())
-    counts = serializers.DictField(help_text="{class: {split: images}}")
-    class_counts = serializers.DictField(child=serializers.IntegerField())
-    split_counts = serializers.DictField(child=serializers.IntegerField())
-    image_stats = serializers.DictField(allow_null=True)
-    rejected_files = serializers.ListField(
-        child=serializers.DictField(), help_text="[{member, code, reason}]"
-    )
-    duplicates = serializers.ListField(child=serializers.DictField())
-    excluded_classes = serializers.ListField(child=serializers.DictField())
+    status = serializers.ChoiceField(Dataset.Status.values)
+    bytes = serializers.IntegerField(source="size_bytes")
+    sha256 = serializers.SerializerMethodField()
+    layout = serializers.SerializerMethodField()
+    classes = serializers.SerializerMethodField()
+    counts = serializers.SerializerMethodField(help_text="{class: {split: images}}")
+    class_counts = serializers.SerializerMethodField()
+    split_counts = serializers.SerializerMethodField()
+    image_stats = serializers.SerializerMethodField()
+    rejected_files = serializers.SerializerMethodField(help_text="[{member, code, reason}]")
+    duplicates = serializers.SerializerMethodField()
+    excluded_classes = serializers.SerializerMethodField()
     error = serializers.DictField(allow_null=True, help_text="{code, message} once failed")
     created_at = serializers.DateTimeField()
     validated_at = serializers.DateTimeField(allow_null=True)
 
+    # The validation report lives in ``summary`` once the dataset is validated.
+    def get_sha256(self, dataset: Dataset) -> str | None:
+        return dataset.sha256 or None
+
+    def get_layout(self, dataset: Dataset) -> str | None:
+        return (dataset.summary or {}).get("layout")
+
+    def get_classes(self, dataset: Dataset) -> list[str]:
+        return (dataset.summary or {}).get("classes", [])
+
+    def get_counts(self, dataset: Dataset) -> dict[str, dict[str, int]]:
+        return (dataset.summary or {}).get("counts", {})
+
+    def get_class_counts(self, dataset: Dataset) -> dict[str, int]:
+        return (dataset.summary or {}).get("class_counts", {})
+
+    def get_split_counts(self, dataset: Dataset) -> dict[str, int]:
+        return (dataset.summary or {}).get("split_counts", {})
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_image_stats(self, dataset: Dataset) -> dict | None:
+        return (dataset.summary or {}).get("image_stats")
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_rejected_files(self, dataset: Dataset) -> list[dict]:
+        return (dataset.summary or {}).get("rejected", [])
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_duplicates(self, dataset: Dataset) -> list[dict]:
+        return (dataset.summary or {}).get("duplicates", [])
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_excluded_classes(self, dataset: Dataset) -> list[dict]:
+        return (dataset.summary or {}).get("excluded_classes", [])
+
+
+class DatasetDeletedOutput(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    object = Constant("dataset")
+    deleted = serializers.SerializerMethodField()
+
+    def get_deleted(self, dataset: Dataset) -> bool:
+        return True
+
+
+class FineTuneMetricsOutput(serializers.Serializer):
+    series = serializers.SerializerMethodField(
+        help_text="The per-epoch history, one array per series ({epoch: [...], loss: [...]})."
+    )
+    evaluation = serializers.SerializerMethodField(
+        help_text="Held-out evaluation, with the confusion matrix and its labels."
+    )
+
+    def get_series(self, job: FineTuneJob) -> dict[str, list]:
+        return metric_series(job.history)
+
+    @extend_schema_field(serializers.DictField())
+    def get_evaluation(self, job: FineTuneJob) -> dict:
+        return _evaluation(job.evaluation)
+
 
 class FineTuneOutput(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="fine_tune")
-    status = serializers.ChoiceField([s.value for s in FineTuneJob.Status])
-    dataset = serializers.CharField()
-    base_model = serializers.CharField()
-    suffix = serializers.CharField()
+    id = serializers.CharField(source="public_id")
+    object = Constant("fine_tune")
+    status = serializers.ChoiceField(FineTuneJob.Status.values)
+    dataset = serializers.CharField(source="dataset_ref")
+    base_model = serializers.CharField(source="base_model.public_id")
+    suffix = serializers.CharField(source="family")
     hyperparameters = serializers.DictField()
     estimate = serializers.DictField(
         help_text="{seconds, max_seconds, cost, max_cost, "
@@ -77,50 +137,30 @@ class FineTuneOutput(serializers.Serializer):
         "bills more than max_seconds"
     )
     progress = serializers.DictField(help_text="{epoch, epochs, step, steps}")
-    metrics = serializers.DictField(
-        help_text="{series: {epoch: [...], loss: [...], ...}, evaluation: {...}}"
-    )
-    model = serializers.CharField(allow_null=True)
+    metrics = FineTuneMetricsOutput(source="*")
+    model = serializers.SerializerMethodField()
     error = serializers.DictField(allow_null=True)
-    trained_seconds = serializers.IntegerField()
-    cancel_requested = serializers.BooleanField()
+    trained_seconds = serializers.IntegerField(source="billed_seconds")
+    cancel_requested = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
 
+    def get_model(self, job: FineTuneJob) -> str | None:
+        return job.model.public_id if job.model_id else None
+
+    def get_cancel_requested(self, job: FineTuneJob) -> bool:
+        return job.cancel_requested_at is not None
+
 
 class FineTuneEventOutput(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.CharField(default="fine_tune.event")
+    id = serializers.CharField(source="public_id")
+    object = Constant("fine_tune.event")
     created_at = serializers.DateTimeField()
-    level = serializers.ChoiceField([level.value for level in FineTuneEvent.Level])
+    level = serializers.ChoiceField(FineTuneEvent.Level.values)
     type = serializers.CharField()
     message = serializers.CharField()
     data = serializers.DictField()
-
-
-def dataset_data(dataset: Dataset) -> dict[str, Any]:
-    summary = dataset.summary or {}
-    return {
-        "id": dataset.public_id,
-        "object": "dataset",
-        "name": dataset.name,
-        "status": dataset.status,
-        "bytes": dataset.size_bytes,
-        "sha256": dataset.sha256 or None,
-        "layout": summary.get("layout"),
-        "classes": summary.get("classes", []),
-        "counts": summary.get("counts", {}),
-        "class_counts": summary.get("class_counts", {}),
-        "split_counts": summary.get("split_counts", {}),
-        "image_stats": summary.get("image_stats"),
-        "rejected_files": summary.get("rejected", []),
-        "duplicates": summary.get("duplicates", []),
-        "excluded_classes": summary.get("excluded_classes", []),
-        "error": dataset.error,
-        "created_at": dataset.created_at,
-        "validated_at": dataset.validated_at,
-    }
 
 
 def metric_series(history: list[dict[str, float]]) -> dict[str, list]:
@@ -138,40 +178,3 @@ def _evaluation(evaluation: dict[str, Any]) -> dict[str, Any]:
         "matrix": evaluation.get("confusion_matrix", []),
     }
     return shown
-
-
-def fine_tune_data(job: FineTuneJob) -> dict[str, Any]:
-    return {
-        "id": job.public_id,
-        "object": "fine_tune",
-        "status": job.status,
-        "dataset": job.dataset_ref,
-        "base_model": job.base_model.public_id,
-        "suffix": job.family,
-        "hyperparameters": job.hyperparameters,
-        "estimate": job.estimate,
-        "progress": job.progress,
-        "metrics": {
-            "series": metric_series(job.history),
-            "evaluation": _evaluation(job.evaluation),
-        },
-        "model": job.model.public_id if job.model_id else None,
-        "error": job.error,
-        "trained_seconds": job.billed_seconds,
-        "cancel_requested": job.cancel_requested_at is not None,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-    }
-
-
-def fine_tune_event_data(event: FineTuneEvent) -> dict[str, Any]:
-    return {
-        "id": event.public_id,
-        "object": "fine_tune.event",
-        "created_at": event.created_at,
-        "level": event.level,
-        "type": event.type,
-        "message": event.message,
-        "data": event.data,
-    }

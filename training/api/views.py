@@ -1,30 +1,29 @@
 """``/v1/datasets`` and ``/v1/fine-tunes``: thin handlers around training's services."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
 
-from core.api.pagination import paginate
-from core.api.views import TenantAPIView, respond
+from core.api.views import TenantAPIView
 from tenants.roles import Scope
 from training import selectors
 from training.api.serializers import (
     DatasetCreateInput,
+    DatasetDeletedOutput,
     DatasetOutput,
     FineTuneCreateInput,
     FineTuneEventOutput,
     FineTuneOutput,
-    dataset_data,
-    fine_tune_data,
-    fine_tune_event_data,
 )
 from training.services import datasets, fine_tunes, lifecycle
 
 
 class DatasetListCreate(TenantAPIView):
     required_scopes = {"GET": Scope.READ, "POST": Scope.TRAIN}
+    error_statuses = {"POST": (413,)}
 
     @extend_schema(operation_id="datasets_list", responses=DatasetOutput(many=True))
     def get(self, request):
-        return respond(paginate(request, selectors.dataset_list(self.tenant), dataset_data))
+        return self.paginated(selectors.dataset_list(self.tenant), DatasetOutput)
 
     @extend_schema(
         operation_id="datasets_create",
@@ -38,29 +37,32 @@ class DatasetListCreate(TenantAPIView):
             upload=request.FILES.get("file"),
             name=str(request.data.get("name", "")),
         )
-        return respond(dataset_data(dataset), status=201)
+        return Response(DatasetOutput(dataset).data, status=201)
 
 
 class DatasetDetail(TenantAPIView):
     required_scopes = {"GET": Scope.READ, "DELETE": Scope.TRAIN}
+    error_statuses = {"DELETE": (409,)}  # a running job uses it
 
     @extend_schema(operation_id="datasets_retrieve", responses=DatasetOutput)
     def get(self, request, dataset_id: str):
-        return respond(dataset_data(selectors.dataset_get(self.tenant, public_id=dataset_id)))
+        dataset = selectors.dataset_get(self.tenant, public_id=dataset_id)
+        return Response(DatasetOutput(dataset).data)
 
-    @extend_schema(operation_id="datasets_delete", responses={200: {"type": "object"}})
+    @extend_schema(operation_id="datasets_delete", responses={200: DatasetDeletedOutput})
     def delete(self, request, dataset_id: str):
         dataset = selectors.dataset_get(self.tenant, public_id=dataset_id)
         datasets.dataset_delete(self.tenant, actor=self.principal, dataset=dataset)
-        return respond({"id": dataset_id, "object": "dataset", "deleted": True})
+        return Response(DatasetDeletedOutput(dataset).data)
 
 
 class FineTuneListCreate(TenantAPIView):
     required_scopes = {"GET": Scope.READ, "POST": Scope.TRAIN}
+    error_statuses = {"POST": (402, 404)}  # the charge refused; the dataset or base named
 
     @extend_schema(operation_id="fine_tunes_list", responses=FineTuneOutput(many=True))
     def get(self, request):
-        return respond(paginate(request, selectors.fine_tune_list(self.tenant), fine_tune_data))
+        return self.paginated(selectors.fine_tune_list(self.tenant), FineTuneOutput)
 
     @extend_schema(
         operation_id="fine_tunes_create",
@@ -79,10 +81,8 @@ class FineTuneListCreate(TenantAPIView):
             hyperparameters=given.get("hyperparameters"),
             suffix=given.get("suffix"),
         )
-        return respond(
-            fine_tune_data(selectors.fine_tune_get(self.tenant, public_id=job.public_id)),
-            status=201,
-        )
+        job = selectors.fine_tune_get(self.tenant, public_id=job.public_id)
+        return Response(FineTuneOutput(job).data, status=201)
 
 
 class FineTuneDetail(TenantAPIView):
@@ -90,7 +90,8 @@ class FineTuneDetail(TenantAPIView):
 
     @extend_schema(operation_id="fine_tunes_retrieve", responses=FineTuneOutput)
     def get(self, request, job_id: str):
-        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, public_id=job_id)))
+        job = selectors.fine_tune_get(self.tenant, public_id=job_id)
+        return Response(FineTuneOutput(job).data)
 
 
 class FineTuneCancel(TenantAPIView):
@@ -100,7 +101,8 @@ class FineTuneCancel(TenantAPIView):
     def post(self, request, job_id: str):
         job = selectors.fine_tune_get(self.tenant, public_id=job_id)
         lifecycle.job_cancel(self.tenant, actor=self.principal, job=job)
-        return respond(fine_tune_data(selectors.fine_tune_get(self.tenant, public_id=job_id)))
+        job = selectors.fine_tune_get(self.tenant, public_id=job_id)
+        return Response(FineTuneOutput(job).data)
 
 
 class FineTuneEvents(TenantAPIView):
@@ -110,4 +112,4 @@ class FineTuneEvents(TenantAPIView):
     def get(self, request, job_id: str):
         job = selectors.fine_tune_get(self.tenant, public_id=job_id)
         events = selectors.fine_tune_event_list(self.tenant, job=job)
-        return respond(paginate(request, events, fine_tune_event_data))
+        return self.paginated(events, FineTuneEventOutput)
