@@ -111,8 +111,10 @@ class ServiceUnavailable(ApiError):
 def _first_validation_error(detail, param: str | None = None) -> tuple[str | None, str, str]:
     if isinstance(detail, dict):
         key, value = next(iter(detail.items()))
-        name = key if key != "non_field_errors" else None
-        return _first_validation_error(value, f"{param}.{name}" if param and name else name)
+        name = str(key) if key != "non_field_errors" else None  # list items: their index
+        if param and name is not None:
+            name = f"{param}.{name}"
+        return _first_validation_error(value, name or param)
     if isinstance(detail, list) and detail:
         return _first_validation_error(detail[0], param)
     code = getattr(detail, "code", "invalid")

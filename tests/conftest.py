@@ -14,6 +14,7 @@ from django.db import connections
 from inference.registry import base_model_register, committed_base_dir_list
 from saas import config
 from saas.database_setup import ensure_roles_and_database
+from tests.contract import recorder as contract_recorder
 from tests.factories import make_tenant
 
 
@@ -31,6 +32,33 @@ def django_db_setup(django_db_blocker):
         connections["owner"].close()
     for use in ("broker", "results", "cache", "counters"):
         redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db(use)}").flushdb()
+
+
+@pytest.fixture(scope="session")
+def contract():
+    """The OpenAPI document every response of the suite is checked against."""
+    recorder = contract_recorder.install()
+    yield recorder
+    recorder.restore()
+
+
+@pytest.fixture(autouse=True)
+def responses_keep_the_contract(request, contract):
+    """Fails a test during which the app answered anything its OpenAPI document does not
+    describe (tests/contract/recorder.py)."""
+    contract.take_violations()
+    yield
+    violations = contract.take_violations()
+    if violations:
+        pytest.fail("Responses outside the OpenAPI document:\n" + "\n".join(violations))
+
+
+def pytest_terminal_summary(terminalreporter):
+    recorder = getattr(contract_recorder, "active", None)
+    if recorder is not None:
+        terminalreporter.write_line(
+            f"contract: {recorder.checked} responses checked against the OpenAPI document"
+        )
 
 
 @pytest.fixture

@@ -118,7 +118,9 @@ class CreditNoteRefundOutput(serializers.Serializer):
         source="refund_status",
     )
 
-    def to_representation(self, note: CreditNote) -> dict:
+    def to_representation(self, note: CreditNote) -> dict | None:
+        if note.refund_status == CreditNote.RefundStatus.NONE:  # nothing to refund through
+            return None
         data = super().to_representation(note)
         data["id"] = data["id"] or None  # pending: no refund id yet
         return data
@@ -131,16 +133,12 @@ class CreditNoteOutput(serializers.Serializer):
     amount = serializers.IntegerField(source="amount_minor")
     currency = serializers.CharField(source="invoice.currency")
     reason = serializers.CharField()
-    refund = serializers.SerializerMethodField(
-        help_text="Stripe's refund of a credit on a Stripe invoice; null with the local provider."
+    refund = CreditNoteRefundOutput(
+        source="*",
+        allow_null=True,
+        help_text="Stripe's refund of a credit on a Stripe invoice; null with the local provider.",
     )
     created_at = serializers.DateTimeField()
-
-    @extend_schema_field(CreditNoteRefundOutput(allow_null=True))
-    def get_refund(self, note: CreditNote) -> dict | None:
-        if note.refund_status == CreditNote.RefundStatus.NONE:
-            return None
-        return CreditNoteRefundOutput(note).data
 
 
 class InvoiceOutput(serializers.Serializer):

@@ -13,6 +13,36 @@ def test_models_list_shows_base_models_and_own_versions(tenant_a, tenant_b, base
     assert data[1]["active"] is True and data[1]["name"] == "pets:1"
 
 
+def test_pages_of_models_never_exceed_limit_and_walk_every_model_once(tenant_a, base_model):
+    versions = [make_model_version(tenant_a, base_model, seed=seed) for seed in range(3)]
+    expected = [base_model.public_id, *(v.public_id for v in reversed(versions))]
+
+    seen, cursor = [], None
+    while True:
+        query = "?limit=2" + (f"&starting_after={cursor}" if cursor else "")
+        page = tenant_a.client.get(f"/v1/models{query}").json()
+        assert 1 <= len(page["data"]) <= 2
+        seen += [row["id"] for row in page["data"]]
+        if not page["has_more"]:
+            break
+        cursor = seen[-1]
+    assert seen == expected
+    first = tenant_a.client.get("/v1/models?limit=1").json()
+    assert [row["id"] for row in first["data"]] == [base_model.public_id] and first["has_more"]
+
+
+def test_a_model_shows_its_family_version_and_source(tenant_a, base_model):
+    version = make_model_version(tenant_a, base_model)
+    shown = tenant_a.client.get(f"/v1/models/{version.public_id}").json()
+    assert (shown["family"], shown["version"], shown["source"]) == (
+        "pets",
+        version.version,
+        version.source,
+    )
+    base = tenant_a.client.get(f"/v1/models/{base_model.public_id}").json()
+    assert (base["family"], base["version"], base["source"]) == (None, None, None)
+
+
 def test_model_detail_by_id_alias_and_base_name(tenant_a, base_model):
     version = make_model_version(tenant_a, base_model)
     for model_id in (version.public_id, "pets"):
