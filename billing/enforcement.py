@@ -45,10 +45,13 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from billing.models import ApiKeyQuota, BillingAccount
 from billing.periods import Period, period_containing
 from billing.price_book import get_plan
 from billing.rating import rate
+from billing.selectors import period_usage_get
 from core import redis as core_redis
+from core.context import tenant_context
 from core.errors import BillingError
 from core.redis import Use
 from tenants.models import Tenant
@@ -157,9 +160,6 @@ def _parse(usage_hash: dict, limits_hash: dict) -> _State:
 
 
 def _usage_fields(tenant: Tenant, period: Period) -> dict[str, int]:
-    from billing.selectors import period_usage_get
-    from core.context import tenant_context
-
     fields: dict[str, int] = {}
     with tenant_context(tenant):
         for meter, _model, quantity in period_usage_get(tenant, period=period):
@@ -170,9 +170,6 @@ def _usage_fields(tenant: Tenant, period: Period) -> dict[str, int]:
 
 
 def _limit_fields(tenant: Tenant) -> dict[str, int | str]:
-    from billing.models import ApiKeyQuota, BillingAccount
-    from core.context import tenant_context
-
     with tenant_context(tenant):
         own_cap = (
             BillingAccount.objects.filter(tenant=tenant)
@@ -244,13 +241,6 @@ def forget_limits(tenant: Tenant) -> None:
         _redis().delete(_limits_key(tenant.pk))
     except redis.RedisError:
         logger.warning("billing: could not drop cached limits; they expire in %s s", SEED_TTL_S)
-
-
-def forget_usage(tenant: Tenant, period: Period) -> None:
-    try:
-        _redis().delete(_usage_key(tenant.pk, period))
-    except redis.RedisError:
-        logger.warning("billing: could not drop cached usage; it expires in %s s", SEED_TTL_S)
 
 
 def _usage_key(tenant_id: int, period: Period) -> str:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from billing.models import BillingAccount, CreditNote, Invoice
-from billing.provider import stripe_provider
+from billing.providers import stripe_provider
 from billing.providers.stripe_provider import INVOICE_KEY
 from tenants.scoping import unscoped
 

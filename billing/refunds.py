@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from billing import services
 from billing.models import CreditNote
-from billing.provider import stripe_provider
+from billing.providers import stripe_provider
 from billing.providers.base import RefundRequest
 from tenants.models import Tenant
 

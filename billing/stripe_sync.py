@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import BillingAccount, Invoice
-from billing.provider import stripe_provider
+from billing.providers import stripe_provider
 from billing.providers.base import (
     CustomerRef,
     DraftLine,

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import BillingAccount, Invoice, StripeEvent
+from billing.providers import stripe_provider
 from billing.providers.stripe_provider import INVOICE_KEY
 from billing.providers.stripe_webhook import verify_webhook
 from core.context import tenant_context
@@ -149,8 +150,6 @@ def _failure_code(obj: dict) -> str:
 
 
 def _setup_intent_succeeded(obj: dict) -> str:
-    from billing.provider import stripe_provider
-
     tenant = _tenant_of_customer(obj.get("customer"))
     method = obj.get("payment_method")
     if tenant is None or not method:

@@ -33,9 +33,6 @@ class PostgresServer:
     host: str  # a socket directory
     port: int
 
-    def admin_dsn(self, database: str = "postgres") -> str:
-        return f"host={self.host} port={self.port} user=postgres dbname={database}"
-
 
 @contextlib.contextmanager
 def _lock(name: str):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from django.conf import settings
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 # API.md's tables, as (method, path); `{}` stands for any path parameter.
@@ -162,6 +163,11 @@ def test_lists_are_documented_as_list_envelopes_with_paging(document):
     }
     names = {p["name"] for p in listed["parameters"] if p["in"] == "query"}
     assert names == {"limit", "starting_after"}
+
+
+def test_the_document_is_generated_without_a_warning(tmp_path):
+    # A warning means drf-spectacular guessed (an unresolvable field, a clashing name).
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "openapi.yaml"))
 
 
 def test_the_docs_page_renders_the_document(client):

@@ -332,7 +332,7 @@ _PYTHON_ENV_READS = re.compile(
     r"""(?:os\.environ(?:\.get|\.setdefault)?\(|os\.environ\[|os\.getenv\(|"""
     r"""\benv\.(?:str|int|bool|float|list|json|url)\()\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
-CODE_PACKAGES = ("saas", "core", "tenants", "billing", "inference", "training", "ml", "portal")
+CODE_PACKAGES = ("saas", "core", "tenants", "billing", "inference", "training", "ml")
 
 
 def environment_variables_read() -> set[str]:
