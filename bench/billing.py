@@ -47,13 +47,13 @@ import psycopg2  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
-from billing.closing import close_period  # noqa: E402
-from billing.enforcement import ensure_billable  # noqa: E402
+from billing.ledger.periods import period_containing  # noqa: E402
+from billing.ledger.rollup import rollup_usage  # noqa: E402
+from billing.ledger.usage import LEDGER_COLUMNS  # noqa: E402
 from billing.models import Invoice, InvoiceLine, UsageRollup  # noqa: E402
-from billing.periods import period_containing  # noqa: E402
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS  # noqa: E402
-from billing.rollup import rollup_usage  # noqa: E402
-from billing.usage import LEDGER_COLUMNS  # noqa: E402
+from billing.pricing.closing import close_period  # noqa: E402
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS  # noqa: E402
+from billing.spend.enforcement import ensure_billable  # noqa: E402
 from saas import config  # noqa: E402
 from saas.database_setup import ensure_roles_and_database  # noqa: E402
 from tenants.models import Tenant  # noqa: E402

@@ -2,7 +2,7 @@
 spend settings and alerts, credit notes, and the Stripe webhook inbox.
 
 Money is an integer in minor units of the invoice's currency; unit prices are
-decimals stored as text so no float ever touches them (see billing.rating).
+decimals stored as text so no float ever touches them (see billing.pricing.rating).
 """
 
 from django.contrib.postgres.indexes import BrinIndex
@@ -53,7 +53,7 @@ class UsageEvent(TenantOwnedModel):
 
 
 class UsageRollup(TenantOwnedModel):
-    """The ledger summed per tenant, hour, meter, model and API key (billing.rollup).
+    """The ledger summed per tenant, hour, meter, model and API key (billing.ledger.rollup).
 
     Written only by set-based SQL; rows are internal and never addressed by id,
     so ``public_id`` stays empty.  ``updated_at`` moves whenever late usage
@@ -232,7 +232,7 @@ class CreditNote(TenantOwnedModel):
     """Money given back on an issued invoice, with the reason finance gave.
 
     On a Stripe invoice the money goes back as a Stripe refund of the invoice's
-    payment (billing.refunds): ``refund_status`` is ``pending`` from the credit
+    payment (billing.stripe.refunds): ``refund_status`` is ``pending`` from the credit
     until the ``billing.refund_credit_note`` task has made it, then
     ``refunded`` with ``provider_refund_id`` set.  With the local provider
     there is no refund to make (``none``): finance pays it back by hand.

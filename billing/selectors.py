@@ -9,10 +9,11 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import QuerySet
 
+from billing.ledger.periods import Period, period_containing
+from billing.ledger.rollup import WATERMARK
 from billing.models import ApiKeyQuota, BillingAccount, Invoice, InvoiceLine, UsageEvent
-from billing.periods import Period, period_containing
-from billing.price_book import Plan, get_plan
-from billing.rating import (
+from billing.pricing.price_book import Plan, get_plan
+from billing.pricing.rating import (
     projected_invoice,
     rate,
     rate_invoice,
@@ -20,7 +21,6 @@ from billing.rating import (
     split_pro_rata,
     usage_cost_minor,
 )
-from billing.rollup import WATERMARK
 from core.errors import NotFound
 from tenants.models import Tenant
 

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing import enforcement
 from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice
-from billing.price_book import METERS
+from billing.pricing.price_book import METERS
+from billing.spend import enforcement
 from core.context import tenant_context
 from core.errors import Conflict, InvalidRequest
 from tenants.audit import actor_label, audit

@@ -14,12 +14,16 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from billing import alerts, closing, refunds, services, stripe_sync, webhooks
-from billing.closing import close_period as close_period_service
+from billing import services
+from billing.ledger.periods import parse_period, period_containing
+from billing.ledger.rollup import rollup_usage as rollup_service
 from billing.models import CreditNote, Invoice, StripeEvent
-from billing.periods import parse_period, period_containing
-from billing.reconcile import reconcile_stripe as reconcile_service
-from billing.rollup import rollup_usage as rollup_service
+from billing.pricing import closing
+from billing.pricing.closing import close_period as close_period_service
+from billing.spend import alerts
+from billing.stripe import refunds, webhooks
+from billing.stripe import sync as stripe_sync
+from billing.stripe.reconcile import reconcile_stripe as reconcile_service
 from core.context import tenant_context
 from tenants.models import Tenant
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
 
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED
 from core.errors import InvalidRequest, NotFound
 from inference.models import BaseModel, ModelVersion, Prediction
 from tenants.models import Tenant

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from redis import RedisError
 
-from billing.enforcement import ensure_billable
+from billing.spend.enforcement import ensure_billable
 from core.errors import ApiError, InvalidRequest, ServiceUnavailable
 from core.ids import new_public_id
 from inference import lane

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from billing.price_book import TRAINING_SECONDS, get_plan
-from billing.rating import rate
+from billing.pricing.price_book import TRAINING_SECONDS, get_plan
+from billing.pricing.rating import rate
 from tenants.models import Tenant
 from training.conf import setting
 from training.hyperparameters import resolve_for_estimate

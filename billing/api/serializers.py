@@ -11,9 +11,9 @@ from datetime import datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from billing.ledger.periods import period_containing
 from billing.models import CreditNote, Invoice, InvoiceLine
-from billing.periods import period_containing
-from billing.price_book import METERS
+from billing.pricing.price_book import METERS
 from billing.selectors import KeyQuotaUse
 from core.api.fields import Constant
 from tenants.models import Tenant

@@ -2,7 +2,7 @@
 quotas (``PUT /v1/billing/quotas``); reading needs ``read``, changing needs ``admin``.
 
 A change takes effect on the next billable request: the services drop the
-cached limits of billing.enforcement when they commit.
+cached limits of billing.spend.enforcement when they commit.
 """
 
 from __future__ import annotations

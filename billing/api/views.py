@@ -24,8 +24,8 @@ from billing.api.serializers import (
     UsageOutput,
     UsageQuery,
 )
+from billing.ledger.periods import period_containing
 from billing.models import CreditNote, InvoiceLine
-from billing.periods import period_containing
 from core.api.views import TenantAPIView
 from core.context import tenant_context
 from core.errors import InvalidRequest, NotFound

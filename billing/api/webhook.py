@@ -3,7 +3,7 @@
 No tenant is known at receipt, so this is not a TenantAPIView: it has no
 authentication and parses nothing, and reads the raw body so the signature is
 checked on the exact bytes Stripe signed.  It only stores the event
-(billing.webhooks); processing happens in a Celery task.
+(billing.stripe.webhooks); processing happens in a Celery task.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.providers.stripe_webhook import WebhookSignatureError
-from billing.webhooks import stripe_event_receive
+from billing.stripe.signature import WebhookSignatureError
+from billing.stripe.webhooks import stripe_event_receive
 from core.api.schema import ERRORS
 from core.errors import InvalidRequest
 

@@ -21,8 +21,8 @@ from itertools import groupby
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing import enforcement
-from billing.usage import UsageDraft, ledger_insert
+from billing.ledger.usage import UsageDraft, ledger_insert
+from billing.spend import enforcement
 from core.context import database_settings_sql, tenant_context
 from inference.models import Prediction
 from tenants.models import Tenant
@@ -98,7 +98,7 @@ def _usage(payload: dict, now) -> UsageDraft:
 def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
     """``outcomes``: (lane payload, {"status", "results" | "error"}) pairs.
 
-    Running spend totals (billing.enforcement) count the usage of first
+    Running spend totals (billing.spend.enforcement) count the usage of first
     deliveries: a multi-statement round trip cannot say which ledger rows were
     new, and an entry served again after a crash was most likely stored before
     it (the totals re-seed from the ledger, which is exact either way).

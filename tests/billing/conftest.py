@@ -29,6 +29,6 @@ def stripe_billing(settings, localstripe_url):
 
 @pytest.fixture(autouse=True)
 def _no_ledger_lag(settings):
-    # Production trails the clock by a couple of minutes (see billing.rollup);
+    # Production trails the clock by a couple of minutes (see billing.ledger.rollup);
     # tests roll up what they have just recorded.
     settings.BILLING_LEDGER_LAG_S = 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import count
 
-from billing.usage import UsageDraft, usage_record
+from billing.ledger.usage import UsageDraft
+from billing.spend.metering import usage_record
 from tests.factories import TenantHandle
 
 _keys = count(1)

@@ -21,10 +21,10 @@ from datetime import timedelta
 from django.test import override_settings
 from django.utils import timezone
 
-from billing.closing import close_period
+from billing.ledger.periods import period_containing
 from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice, InvoiceLine
-from billing.periods import period_containing
-from billing.price_book import IMAGES_BASE
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import IMAGES_BASE
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
 

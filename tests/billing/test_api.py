@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing.closing import close_period
+from billing.ledger.periods import period_containing
 from billing.models import CreditNote, Invoice
-from billing.periods import period_containing
-from billing.price_book import IMAGES_BASE, TRAINING_SECONDS
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
 

@@ -11,11 +11,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing import selectors
-from billing.closing import close_period
+from billing.ledger.periods import period_containing
+from billing.ledger.rollup import rollup_usage
 from billing.models import Invoice, InvoiceLine, UsageEvent, UsageRollup
-from billing.periods import period_containing
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS
-from billing.rollup import rollup_usage
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS
 from core.errors import InvalidRequest
 from tests.billing.helpers import record
 

@@ -13,10 +13,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing import enforcement, services
-from billing.alerts import spend_alerts_check
-from billing.enforcement import ensure_billable
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from billing import services
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from billing.spend import enforcement
+from billing.spend.alerts import spend_alerts_check
+from billing.spend.enforcement import ensure_billable
 from core.errors import BillingError
 from tenants.models import AuditEvent, Tenant
 from tests.billing.helpers import record

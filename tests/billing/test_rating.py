@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.price_book import (
+from billing.pricing.price_book import (
     COMMITTED,
     DEFAULT_PLANS,
     FREE,
@@ -26,7 +26,7 @@ from billing.price_book import (
     Tier,
     get_plan,
 )
-from billing.rating import (
+from billing.pricing.rating import (
     project_usage,
     projected_invoice,
     rate,

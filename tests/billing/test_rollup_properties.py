@@ -11,11 +11,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.closing import close_period
+from billing.ledger.periods import period_containing
+from billing.ledger.rollup import rollup_usage
 from billing.models import InvoiceLine, UsageEvent, UsageRollup
-from billing.periods import period_containing
-from billing.price_book import METERS
-from billing.rollup import rollup_usage
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import METERS
 from tenants.scoping import unscoped
 from tests.billing.helpers import record
 from tests.factories import make_tenant

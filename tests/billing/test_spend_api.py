@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing.enforcement import ensure_billable
+from billing.ledger.periods import period_containing
 from billing.models import ApiKeyQuota, BillingAccount
-from billing.periods import period_containing
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from billing.spend.enforcement import ensure_billable
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
 from tests.images import png

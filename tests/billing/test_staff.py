@@ -8,10 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from billing.closing import close_period
+from billing.ledger.periods import period_containing
 from billing.models import Invoice
-from billing.periods import period_containing
-from billing.price_book import IMAGES_BASE, TRAINING_SECONDS
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent, UnscopedAccess, User
 from tests.billing.helpers import record
 

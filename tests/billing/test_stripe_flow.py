@@ -16,13 +16,15 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing import services, stripe_sync, tasks, webhooks
-from billing.closing import close_period
-from billing.enforcement import ensure_billable
+from billing import services, tasks
+from billing.ledger.periods import period_containing
 from billing.models import BillingAccount, Invoice, InvoiceLine, StripeEvent, UsageEvent
-from billing.periods import period_containing
-from billing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS
-from billing.reconcile import reconcile_stripe
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS
+from billing.spend.enforcement import ensure_billable
+from billing.stripe import sync as stripe_sync
+from billing.stripe import webhooks
+from billing.stripe.reconcile import reconcile_stripe
 from core.errors import BillingError
 from tenants.models import AuditEvent, Tenant
 from tests.billing.helpers import record

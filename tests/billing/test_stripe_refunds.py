@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from billing import tasks
 from billing.models import CreditNote, Invoice
-from billing.reconcile import reconcile_stripe
+from billing.stripe.reconcile import reconcile_stripe
 from tenants.models import AuditEvent
 from tests.billing.test_stripe_flow import (
     DECLINED_ON_CHARGE_CARD,

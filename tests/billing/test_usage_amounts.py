@@ -10,8 +10,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.periods import period_containing
-from billing.price_book import DEFAULT_PLANS, METERS
+from billing.ledger.periods import period_containing
+from billing.pricing.price_book import DEFAULT_PLANS, METERS
 from tests.billing.helpers import record
 from tests.factories import make_tenant
 

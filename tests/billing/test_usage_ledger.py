@@ -2,8 +2,9 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from billing.ledger.usage import UsageDraft
 from billing.models import UsageEvent
-from billing.usage import UsageDraft, usage_record
+from billing.spend.metering import usage_record
 
 
 def _draft(key: str, quantity: int = 1) -> UsageDraft:

@@ -14,10 +14,11 @@ import pytest
 import stripe
 from django.utils import timezone
 
-from billing import stripe_sync, tasks
-from billing.closing import close_period
+from billing import tasks
 from billing.models import BillingAccount, CreditNote, Invoice, SpendAlert, StripeEvent
-from billing.price_book import IMAGES_BASE, TRAINING_SECONDS
+from billing.pricing.closing import close_period
+from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
+from billing.stripe import sync as stripe_sync
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
 from tests.billing.localstripe_server import SECRET, TEST_API_KEY

@@ -10,7 +10,7 @@ from django.utils import timezone
 from modelhouse import Client, InvalidRequestError, NotFoundError, PermissionDeniedError
 from modelhouse.cli import main
 
-from billing.price_book import get_plan
+from billing.pricing.price_book import get_plan
 from tests.billing.helpers import record
 
 

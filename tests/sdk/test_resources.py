@@ -115,8 +115,8 @@ def test_invoices_read_what_period_close_issued(client, live_a, settings):
 
     from django.utils import timezone
 
-    from billing.closing import close_period
-    from billing.periods import period_containing
+    from billing.ledger.periods import period_containing
+    from billing.pricing.closing import close_period
     from tests.billing.helpers import record
 
     settings.BILLING_LEDGER_LAG_S = 0  # roll up what was just recorded

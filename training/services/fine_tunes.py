@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import transaction
 
-from billing.enforcement import ensure_billable
-from billing.price_book import TRAINING_SECONDS
+from billing.pricing.price_book import TRAINING_SECONDS
+from billing.spend.enforcement import ensure_billable
 from core.errors import InvalidRequest, NotFound
 from inference.models import BaseModel
 from inference.services import FAMILY_PATTERN

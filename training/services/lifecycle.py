@@ -33,8 +33,9 @@ from celery import current_app
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.price_book import TRAINING_SECONDS
-from billing.usage import UsageDraft, usage_record
+from billing.ledger.usage import UsageDraft
+from billing.pricing.price_book import TRAINING_SECONDS
+from billing.spend.metering import usage_record
 from core.context import tenant_context
 from core.errors import Conflict
 from core.ids import new_public_id

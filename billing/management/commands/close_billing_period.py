@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.closing import close_period
-from billing.periods import parse_period, period_containing
+from billing.ledger.periods import parse_period, period_containing
+from billing.pricing.closing import close_period
 from core.errors import ApiError
 from tenants.models import Tenant
 

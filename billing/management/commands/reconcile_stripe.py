@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.providers.base import ProviderError
-from billing.reconcile import reconcile_stripe
+from billing.stripe.reconcile import reconcile_stripe
+from billing.stripe.types import ProviderError
 
 
 class Command(BaseCommand):

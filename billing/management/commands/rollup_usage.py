@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing.rollup import rollup_usage
+from billing.ledger.rollup import rollup_usage
 
 
 class Command(BaseCommand):

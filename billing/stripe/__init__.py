@@ -1,14 +1,16 @@
-"""Billing providers: the contract (``base``) and its Stripe implementation.
+"""The Stripe side of billing: the provider (on the official client), its types,
+webhook signatures and processing, invoice sync, refunds and reconciliation.
 
 ``BILLING_PROVIDER=local`` (the default) needs no provider: invoices are issued
 and settled in the database, and the operator's staff mark them paid
-(billing.services).  ``stripe`` hands them to :func:`stripe_provider`.
+(billing.services).  ``stripe`` hands them to :func:`stripe_provider`; there is
+no provider interface beyond it, since nothing else would implement one.
 """
 
 from django.conf import settings
 
-from billing.providers.base import (
-    BillingProvider,
+from billing.stripe.provider import StripeBillingProvider
+from billing.stripe.types import (
     CustomerRef,
     DraftLine,
     InvoiceDraft,
@@ -18,7 +20,6 @@ from billing.providers.base import (
     RemoteInvoice,
     SetupIntentResult,
 )
-from billing.providers.stripe_provider import StripeBillingProvider
 
 
 def stripe_provider() -> StripeBillingProvider:
@@ -30,7 +31,6 @@ def stripe_provider() -> StripeBillingProvider:
 
 
 __all__ = [
-    "BillingProvider",
     "CustomerRef",
     "DraftLine",
     "InvoiceDraft",

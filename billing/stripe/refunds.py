@@ -5,7 +5,7 @@ is stored ``pending``; after its transaction commits, ``billing.refund_credit_no
 calls ``credit_note_refund`` here, which refunds the credited amount of the
 invoice's payment in Stripe and records the refund on the credit note.  The
 provider call is safe to repeat (idempotency key and look-up by credit note,
-see billing.providers.stripe_provider) and runs outside any database
+see billing.stripe.provider) and runs outside any database
 transaction; its result is stored in a short one afterwards.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from billing import services
 from billing.models import CreditNote
-from billing.providers import stripe_provider
-from billing.providers.base import RefundRequest
+from billing.stripe import stripe_provider
+from billing.stripe.types import RefundRequest
 from tenants.models import Tenant
 
 ACTOR = "stripe"

@@ -2,7 +2,7 @@
 
 The local ledger is the source of truth: Stripe receives one invoice item per
 local line (idempotency keys derived from the line ids, see
-billing.providers.stripe_provider), then the invoice, then a payment attempt.
+billing.stripe.provider), then the invoice, then a payment attempt.
 Every step is safe to repeat, so a retried task finishes what a crashed one
 began.  Stripe calls run outside database transactions; their results are
 stored in short transactions afterwards.
@@ -17,15 +17,15 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import BillingAccount, Invoice
-from billing.providers import stripe_provider
-from billing.providers.base import (
+from billing.selectors import invoice_line_list
+from billing.stripe import stripe_provider
+from billing.stripe.types import (
     CustomerRef,
     DraftLine,
     InvoiceDraft,
     PaymentFailedError,
     SetupIntentResult,
 )
-from billing.selectors import invoice_line_list
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
 

@@ -5,7 +5,7 @@ beat task logs, the ``reconcile_stripe`` command prints).  It reads every
 tenant's invoices and credit notes, so it runs in one audited ``unscoped`` block.
 
 Every credit note on a Stripe invoice should be a Stripe refund of the same
-amount (billing.refunds): one without a refund (never made, or not found in
+amount (billing.stripe.refunds): one without a refund (never made, or not found in
 Stripe) is ``refund_missing``, one whose refund differs is ``refund_amount``,
 and one whose refund Stripe failed or cancelled is ``refund_status``.
 """
@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from billing.models import BillingAccount, CreditNote, Invoice
-from billing.providers import stripe_provider
-from billing.providers.stripe_provider import INVOICE_KEY
+from billing.stripe import stripe_provider
+from billing.stripe.provider import INVOICE_KEY
 from tenants.scoping import unscoped
 
 # Local status -> the Stripe statuses that agree with it.

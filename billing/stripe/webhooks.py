@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from billing import services
 from billing.models import BillingAccount, Invoice, StripeEvent
-from billing.providers import stripe_provider
-from billing.providers.stripe_provider import INVOICE_KEY
-from billing.providers.stripe_webhook import verify_webhook
+from billing.stripe import stripe_provider
+from billing.stripe.provider import INVOICE_KEY
+from billing.stripe.signature import verify_webhook
 from core.context import tenant_context
 from tenants.audit import audit
 from tenants.models import Tenant

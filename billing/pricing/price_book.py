@@ -2,7 +2,7 @@
 
 Money is never a float. Fees and caps are integers in minor units (cents for
 ``usd``); unit prices are ``Decimal`` minor units because a single image costs a
-fraction of a cent. Rating (``billing.rating``) turns quantities into integer
+fraction of a cent. Rating (``billing.pricing.rating``) turns quantities into integer
 amounts.
 
 Tiers are *graduated* and count units from the start of the billing period:

@@ -25,7 +25,7 @@ count.
 
 The check is not a reservation: concurrent requests admitted together may
 overshoot a cap by what they carry between them.  Rating credits anything
-above the plan's cap (billing.rating), so an overshoot of it is never billed.
+above the plan's cap (billing.pricing.rating), so an overshoot of it is never billed.
 A tenant's own cap limits admission only: it may be changed during the
 period, and crediting at close whatever lies above the cap in force then would
 let a tenant lower it after the fact; its overshoot (at most what the requests
@@ -45,10 +45,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from billing.ledger.periods import Period, period_containing
 from billing.models import ApiKeyQuota, BillingAccount
-from billing.periods import Period, period_containing
-from billing.price_book import get_plan
-from billing.rating import rate
+from billing.pricing.price_book import get_plan
+from billing.pricing.rating import rate
 from billing.selectors import period_usage_get
 from core import redis as core_redis
 from core.context import tenant_context

@@ -1,14 +1,15 @@
-"""Writing to the usage ledger: exactly once per idempotency key."""
+"""The usage ledger's insert statement: exactly once per idempotency key.
+
+billing.spend.metering records usage through it and keeps the spend totals.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
 from django.utils import timezone
 
-from billing import enforcement
 from billing.models import UsageEvent
 from core.ids import new_public_ids
 from tenants.models import Tenant
@@ -66,21 +67,3 @@ def ledger_insert(tenant: Tenant, drafts: list[UsageDraft]) -> tuple[str, list]:
         "ON CONFLICT (tenant_id, idempotency_key) DO NOTHING"
     )
     return sql, params
-
-
-def usage_record(tenant: Tenant, drafts: list[UsageDraft]) -> int:
-    """Append ``drafts`` to the ledger in one statement; returns how many were new.
-
-    Call it inside the transaction that stores what was metered, so the fact and
-    its usage commit together.  After commit, the rows really inserted are
-    added to the running spend totals (billing.enforcement).
-    """
-    if not drafts:
-        return 0
-    sql, params = ledger_insert(tenant, drafts)
-    with connection.cursor() as cursor:
-        cursor.execute(sql + " RETURNING meter, quantity, occurred_at, api_key_ref", params)
-        inserted = cursor.fetchall()
-    if inserted:
-        transaction.on_commit(lambda: enforcement.count_usage(tenant.pk, inserted))
-    return len(inserted)

@@ -41,7 +41,7 @@ from typing import Any
 
 import stripe
 
-from billing.providers.base import (
+from billing.stripe.types import (
     CustomerRef,
     InvoiceDraft,
     IssuedInvoice,
@@ -64,7 +64,7 @@ _COLLECTIBLE = ("draft", "open")
 
 
 class StripeBillingProvider:
-    """``BillingProvider`` backed by a Stripe account (or localstripe at ``api_base``)."""
+    """Issues and collects invoices in a Stripe account (or localstripe at ``api_base``)."""
 
     def __init__(
         self,

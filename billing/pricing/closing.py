@@ -3,10 +3,10 @@
 One run, for every tenant at once (or one with ``tenant=``), inside a single
 audited ``unscoped`` block and transaction:
 
-1. roll the ledger up (billing.rollup), under the ledger lock, so the invoice
+1. roll the ledger up (billing.ledger.rollup), under the ledger lock, so the invoice
    bills exactly the events created before the new watermark (``usage_cutoff``);
 2. sum the period's rollups per tenant, meter and model with one query;
-3. rate each tenant's usage with the price book (billing.rating): a fee line,
+3. rate each tenant's usage with the price book (billing.pricing.rating): a fee line,
    one line per meter and model with its tier breakdown, a spend-cap credit;
 4. add adjustment lines for earlier periods whose rollups grew after the
    tenant's last close (late events): the earlier period is re-rated with all
@@ -33,11 +33,11 @@ from django.db import connection, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from billing import rating
+from billing.ledger.periods import Period, period_containing
+from billing.ledger.rollup import rollup_locked
 from billing.models import Invoice, InvoiceLine, UsageRollup
-from billing.periods import Period, period_containing
-from billing.price_book import DEFAULT_PLANS, get_plan
-from billing.rollup import rollup_locked
+from billing.pricing import rating
+from billing.pricing.price_book import DEFAULT_PLANS, get_plan
 from core.errors import InvalidRequest
 from core.ids import new_public_ids
 from tenants.models import Tenant

@@ -36,7 +36,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
 from fractions import Fraction
 from typing import Literal, NamedTuple
 
-from billing.price_book import METERS, MeterPrice, Plan
+from billing.pricing.price_book import METERS, MeterPrice, Plan
 
 # Enough digits for any realistic quantity times a fractional price; an
 # inexact result raises instead of being rounded behind our back.

@@ -1,21 +1,19 @@
-"""The billing provider contract: plain frozen dataclasses in, plain dataclasses out.
+"""What the Stripe provider takes and gives: plain frozen dataclasses.
 
-A provider issues and collects invoices the local ledger has already rated;
-it never computes money. Amounts are integers in minor units. Every write is
+It issues and collects invoices the local ledger has already rated; it never
+computes money. Amounts are integers in minor units. Every write is
 safe to repeat: the same customer reference, subscription or invoice draft
 gives back the same remote object instead of a second one, because the Celery
 task that calls a provider may run more than once.
 
-Providers raise ``ProviderError`` (or its ``PaymentFailedError`` when money
-could not be collected) and nothing else, so callers handle one exception type
-whatever the provider.
+It raises ``ProviderError`` (or its ``PaymentFailedError`` when money could
+not be collected) and nothing else, so callers handle one exception type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 
 class ProviderError(Exception):
@@ -133,50 +131,3 @@ class RemoteRefund:
     status: str
     currency: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
-
-
-@runtime_checkable
-class BillingProvider(Protocol):
-    """What the billing services need from a provider; every method is idempotent."""
-
-    def ensure_customer(self, customer: CustomerRef) -> str:
-        """The provider's customer id for this tenant, created on first call only."""
-        ...
-
-    def create_setup_intent(self, customer_id: str) -> SetupIntentResult:
-        """Start collecting a payment method for later off-session charges."""
-        ...
-
-    def ensure_subscription(self, customer_id: str, plan_code: str) -> str:
-        """The customer's subscription id to ``plan_code``, created on first call only."""
-        ...
-
-    def issue_invoice(self, draft: InvoiceDraft) -> IssuedInvoice:
-        """Create the remote invoice for ``draft``, or return it if it already exists."""
-        ...
-
-    def pay_invoice(self, provider_invoice_id: str) -> str:
-        """Collect an issued invoice; returns the new status (``paid``).
-
-        Raises ``PaymentFailedError`` if the money cannot be collected.
-        """
-        ...
-
-    def get_invoice(self, provider_invoice_id: str) -> RemoteInvoice:
-        """One remote invoice, for reconciliation."""
-        ...
-
-    def list_invoices(self, customer_id: str) -> list[RemoteInvoice]:
-        """Every remote invoice of a customer, newest first."""
-        ...
-
-    def refund_invoice(self, request: RefundRequest) -> RemoteRefund:
-        """Refund part of a paid invoice's payment, once per credit note.
-
-        Raises ``ProviderError`` if the invoice is not paid remotely.
-        """
-        ...
-
-    def get_refund(self, refund_id: str) -> RemoteRefund | None:
-        """One remote refund, for reconciliation; ``None`` if the provider has none by that id."""
-        ...
