@@ -127,13 +127,14 @@ def period_usage_get(tenant: Tenant, *, period: Period, by_key: bool = False):
 
 
 def spend_cap_get(tenant: Tenant) -> int | None:
-    """The tenant's own monthly cap if it set one, else its plan's (``None``: uncapped)."""
+    """The monthly cap in force: the lower of the plan's and the tenant's own (``None``:
+    uncapped)."""
     own = (
         BillingAccount.objects.filter(tenant=tenant)
         .values_list("spend_cap_minor", flat=True)
         .first()
     )
-    return own if own is not None else get_plan(tenant.plan).monthly_spend_cap_minor
+    return get_plan(tenant.plan).spend_cap_in_force(own)
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,8 @@ def billing_overview_get(tenant: Tenant, *, now: datetime) -> BillingOverview:
         status=tenant.status,
         past_due_since=account.past_due_since if account else None,
         period=running.period,
-        spend_cap=own_cap if own_cap is not None else plan.monthly_spend_cap_minor,
-        spend_cap_source="plan" if own_cap is None else "account",
+        spend_cap=plan.spend_cap_in_force(own_cap),
+        spend_cap_source="account" if own_cap == plan.spend_cap_in_force(own_cap) else "plan",
         usage_charges=usage_cost_minor(plan, running.usage),
         amount_so_far=running.amount_so_far,
         projected_amount=running.projected_amount,

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice
-from billing.pricing.price_book import METERS
+from billing.pricing.price_book import METERS, get_plan
 from billing.spend import enforcement
 from core.context import tenant_context
 from core.errors import Conflict, InvalidRequest
@@ -38,9 +38,21 @@ def billing_account(tenant: Tenant) -> BillingAccount:
 
 @transaction.atomic
 def spend_cap_set(tenant: Tenant, *, actor, cap_minor: int | None) -> BillingAccount:
-    """Override the plan's monthly spend cap (``None``: back to the plan's)."""
+    """Lower the plan's monthly spend cap (``None``: back to the plan's).
+
+    Only at or below the plan's cap (any cap on an uncapped plan): the plan's
+    cap is what period close credits above, so raising it would make usage free.
+    """
     if cap_minor is not None and cap_minor < 0:
         raise InvalidRequest("The spend cap cannot be negative.", param="spend_cap")
+    plan_cap = get_plan(tenant.plan).monthly_spend_cap_minor
+    if cap_minor is not None and plan_cap is not None and cap_minor > plan_cap:
+        raise InvalidRequest(
+            f"The spend cap can only be lowered: the {tenant.plan} plan allows at most "
+            f"{plan_cap} (minor units) a month; change plans to spend more.",
+            code="spend_cap_above_plan",
+            param="spend_cap",
+        )
     account = billing_account(tenant)
     account.spend_cap_minor = cap_minor
     account.save(update_fields=["spend_cap_minor"])

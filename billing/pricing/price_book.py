@@ -121,6 +121,15 @@ class Plan:
             if price.meter != meter:
                 raise ValueError(f"price for {meter!r} is keyed under {price.meter!r}")
 
+    def spend_cap_in_force(self, own_cap: int | None) -> int | None:
+        """The cap that holds for a tenant that set ``own_cap`` (``None``: none of its own).
+
+        A tenant's own cap can only lower the plan's: the plan's cap is what
+        period close credits above, so a higher own cap would make usage free.
+        """
+        caps = [cap for cap in (self.monthly_spend_cap_minor, own_cap) if cap is not None]
+        return min(caps) if caps else None
+
     def price_for(self, meter: str) -> MeterPrice:
         """The price of ``meter``; ``KeyError`` with a clear message if the plan lacks it."""
         try:

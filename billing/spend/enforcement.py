@@ -181,7 +181,7 @@ def _limit_fields(tenant: Tenant) -> dict[str, int | str]:
                 "api_key_ref", "meter", "monthly_limit"
             )
         )
-    cap = own_cap if own_cap is not None else get_plan(tenant.plan).monthly_spend_cap_minor
+    cap = get_plan(tenant.plan).spend_cap_in_force(own_cap)
     fields: dict[str, int | str] = {"cap": _NO_CAP if cap is None else cap}
     fields.update({f"q:{key_ref}:{meter}": limit for key_ref, meter, limit in quotas})
     return fields

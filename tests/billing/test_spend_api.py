@@ -13,8 +13,10 @@ from billing.ledger.periods import period_containing
 from billing.models import ApiKeyQuota, BillingAccount
 from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED
 from billing.spend.enforcement import ensure_billable
+from core.errors import BillingError
 from tenants.models import AuditEvent
 from tests.billing.helpers import record
+from tests.factories import make_tenant
 from tests.images import png
 
 
@@ -237,3 +239,41 @@ def test_a_quota_set_over_http_refuses_the_next_predict_through_that_key(
     assert_refused(predict(live_a, live_base_model.public_id, 6), "api_key_quota_exceeded")
     other, _ = live_a.new_key(["predict"])
     ensure_billable(live_a.tenant, meter=IMAGES_BASE, quantity=6, api_key_ref=other.public_id)
+
+
+def test_an_own_cap_above_the_plans_is_refused_and_changes_nothing(tenant_a):
+    before = spend_settings(tenant_a)
+    response = tenant_a.client.patch("/v1/billing", {"spend_cap": 100_001}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("spend_cap_above_plan", "spend_cap")
+    assert "at most 100000" in error["message"]
+    assert spend_settings(tenant_a) == before
+    at_the_plans = tenant_a.client.patch("/v1/billing", {"spend_cap": 100_000}, format="json")
+    assert at_the_plans.status_code == 200
+
+
+def test_an_uncapped_plan_accepts_any_own_cap(db):
+    committed = make_tenant("Big", plan="committed")
+    response = committed.client.patch("/v1/billing", {"spend_cap": 10**12}, format="json")
+    assert response.status_code == 200 and response.json()["spend_cap"] == 10**12
+
+
+def test_a_free_tenant_cannot_lift_its_cap_and_is_refused_at_its_allowance(
+    live_base_model, fail_fast, transactional_db
+):
+    free = make_tenant("Freebie", plan="free")
+    lifted = free.client.patch("/v1/billing", {"spend_cap": 10**9}, format="json")
+    assert lifted.status_code == 400
+    record(free, IMAGES_BASE, 5_000, a_minute_ago())  # the whole allowance
+    assert_refused(predict(free, live_base_model.public_id, 1), "spend_cap_exceeded")
+
+
+def test_a_cap_stored_above_the_plans_does_not_lift_admission(db):
+    free = make_tenant("Freebie", plan="free")
+    with free.context():  # as a cap set before caps could only be lowered
+        BillingAccount.objects.create(tenant=free.tenant, spend_cap_minor=10**9)
+    record(free, IMAGES_BASE, 5_000, a_minute_ago())
+    with pytest.raises(BillingError, match="spend cap"):
+        ensure_billable(free.tenant, meter=IMAGES_BASE, quantity=1)
+    assert free.client.get("/v1/billing").json()["spend_cap"] == 0
