@@ -71,12 +71,16 @@ def public_id_constraint(model_name: str) -> models.UniqueConstraint:
 
 
 class IdempotencyRecord(TenantOwnedModel):
-    """The first response to a POST with an ``Idempotency-Key``, replayed for repeats."""
+    """The first response to a POST with an ``Idempotency-Key``, replayed for repeats.
+
+    While in progress, ``created_at`` is also the lease that a repeat may take
+    over once it has run out (core.api.idempotency).
+    """
 
     PUBLIC_ID_PREFIX = "idem"
 
     key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)  # method, path and body digest
+    fingerprint = models.CharField(max_length=64)  # see request_fingerprint
     status_code = models.PositiveSmallIntegerField(null=True)  # null while in progress
     response_body = models.BinaryField(null=True)
     content_type = models.CharField(max_length=100, blank=True)
@@ -86,6 +90,9 @@ class IdempotencyRecord(TenantOwnedModel):
             public_id_constraint("idempotencyrecord"),
             models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_tenant_key_uniq"),
         ]
+        # The hourly purge (core.tasks) deletes each tenant's expired rows in
+        # batches: a range scan on this index, not a scan of all the tenant's rows.
+        indexes = [models.Index(fields=["tenant", "created_at"], name="idempotency_tenant_created")]
 
     def __str__(self) -> str:
         return f"{self.key} ({self.status_code or 'in progress'})"
