@@ -34,7 +34,7 @@ def purge_idempotency_records(batch_size: int = BATCH_SIZE, budget_s: float = BU
     Tenant by tenant, each in its own context, as that tenant's requests see
     them: isolation is never lifted, so no unscoped (audited) access is needed
     and the kernel imports no app.  That costs one indexed query per tenant and
-    run.  Each batch is one statement in its own transaction, so a large backlog
+    run.  Each batch's DELETE is its own short transaction, so a large backlog
     never holds a long transaction or many locks.
     """
     horizon = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)
