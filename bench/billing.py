@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.test")
 os.environ["MODELHOUSE_DB_NAME"] = os.environ.get("BENCH_DB_NAME", "modelhouse_bench_billing")
 os.environ.setdefault("MODELHOUSE_REDIS_DB_OFFSET", "12")
-os.environ["BILLING_LEDGER_LAG_S"] = "0"
 
 import django  # noqa: E402
 

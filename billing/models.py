@@ -11,6 +11,13 @@ from django.db import models
 from core.models import TenantOwnedModel, public_id_constraint
 
 
+class CurrentTransactionId(models.Func):
+    """The inserting transaction's id (``pg_current_xact_id()``: 64 bits, never wraps)."""
+
+    template = "pg_current_xact_id()::text::bigint"
+    output_field = models.BigIntegerField()
+
+
 class UsageEvent(TenantOwnedModel):
     """One metered fact, append-only: the source of truth for every invoice.
 
@@ -19,10 +26,13 @@ class UsageEvent(TenantOwnedModel):
     twice.  The app role may insert and read these rows, never update or delete
     them (``APPEND_ONLY``, enforced by tenants.rls).
 
-    ``created_at`` is when the fact reached the ledger; the rollup job reads the
-    ledger in windows of ``created_at`` (a BRIN index: tiny, and ideal for a
-    column that only grows), so a late event is picked up whatever its
-    ``occurred_at``.
+    ``xact`` is the id of the transaction that inserted the row, set by the
+    database.  The rollup job reads the ledger in windows of ``xact`` below the
+    oldest transaction still running (billing.ledger.rollup), so no commit,
+    however late or whatever its host's clock, can land behind what it has
+    read; a BRIN index serves those windows (ids only grow).  ``created_at``
+    and the ``occurred_at`` of what happens "now" come from the database clock
+    too.  A late event (an old ``occurred_at``) is picked up like any other.
     """
 
     PUBLIC_ID_PREFIX = "ue"
@@ -35,6 +45,7 @@ class UsageEvent(TenantOwnedModel):
     source = models.CharField(max_length=80)  # "prediction:pred_…", "fine_tune:ft_…"
     model_ref = models.CharField(max_length=40, blank=True)  # public id of the model
     api_key_ref = models.CharField(max_length=40, blank=True)
+    xact = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
     class Meta:
         constraints = [
@@ -48,7 +59,7 @@ class UsageEvent(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "occurred_at"], name="usage_tenant_time_idx"),
-            BrinIndex(fields=["created_at"], name="usage_created_brin"),
+            BrinIndex(fields=["xact"], name="usage_xact_brin"),
         ]
 
 
@@ -95,13 +106,15 @@ class UsageRollup(TenantOwnedModel):
 class LedgerWatermark(models.Model):
     """How far the rollup job has read the ledger (one row per job).  Global table.
 
-    Every event with ``created_at`` below ``rolled_up_to`` is in the rollups;
-    the next run reads from there.  Advanced in the rollup's own transaction,
-    so a window is counted exactly once.
+    Every event whose transaction id (``UsageEvent.xact``) is below ``horizon``
+    is in the rollups; the next run reads from there.  ``rolled_up_to`` is the
+    database time of that run.  Advanced in the rollup's own transaction, so a
+    window is counted exactly once.
     """
 
     name = models.CharField(max_length=40, primary_key=True)
     rolled_up_to = models.DateTimeField()
+    horizon = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.rolled_up_to.isoformat()}"
@@ -147,9 +160,11 @@ class ApiKeyQuota(TenantOwnedModel):
 class Invoice(TenantOwnedModel):
     """A tenant's bill for one monthly period, rated from the rollups at period close.
 
-    ``usage_cutoff`` is the ledger watermark the close read up to: the invoice
-    bills exactly the events of its period created before it.  Events that
-    arrive later become adjustment lines of a later invoice.
+    ``usage_horizon`` is the ledger's transaction horizon the close read up to
+    (billing.ledger.rollup): the invoice bills exactly the events of its
+    period whose transaction id lies below it, and ``usage_cutoff`` is the
+    database time of that read.  Events that arrive later become adjustment
+    lines of a later invoice.
     """
 
     PUBLIC_ID_PREFIX = "inv"
@@ -167,6 +182,7 @@ class Invoice(TenantOwnedModel):
     credited_minor = models.BigIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     usage_cutoff = models.DateTimeField()
+    usage_horizon = models.BigIntegerField(default=0)
     closed_at = models.DateTimeField()  # database time of the close that cut it
     provider = models.CharField(max_length=20)
     provider_invoice_id = models.CharField(max_length=60, blank=True)
@@ -195,8 +211,10 @@ class InvoiceLine(TenantOwnedModel):
 
     An adjustment (``is_adjustment``) bills usage of an earlier, already
     invoiced period (``service_period_start``) that reached the ledger after
-    that invoice was cut: events created from ``events_created_from`` to the
-    invoice's ``usage_cutoff``.  ``tiers`` holds the tier breakdown as text
+    that invoice was cut: events from the earlier invoice's horizon
+    (``events_from_horizon``) to this invoice's.  ``events_created_from`` also
+    bounds them by time where the earlier invoice predates transaction horizons
+    (billing migration 0006).  ``tiers`` holds the tier breakdown as text
     decimals.
     """
 
@@ -215,6 +233,7 @@ class InvoiceLine(TenantOwnedModel):
     service_period_start = models.DateTimeField()
     is_adjustment = models.BooleanField(default=False)
     events_created_from = models.DateTimeField(null=True, blank=True)
+    events_from_horizon = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -42,7 +42,8 @@ def invoice_line_list(tenant: Tenant, *, invoice: Invoice) -> QuerySet[InvoiceLi
 
 def usage_event_list(tenant: Tenant, *, line: InvoiceLine) -> QuerySet[UsageEvent]:
     """The ledger events a usage line billed: its meter and model, in its service period,
-    recorded before the invoice's cutoff (and, for an adjustment, after the earlier cutoff).
+    below the invoice's transaction horizon (and, for an adjustment, from the earlier
+    invoice's).  The time bounds only matter for invoices cut before horizons existed.
     """
     if line.kind != "usage":
         return UsageEvent.objects.none()
@@ -53,8 +54,11 @@ def usage_event_list(tenant: Tenant, *, line: InvoiceLine) -> QuerySet[UsageEven
         model_ref=line.model_ref,
         occurred_at__gte=line.service_period_start,
         occurred_at__lt=service_end,
+        xact__lt=line.invoice.usage_horizon,
         created_at__lt=line.invoice.usage_cutoff,
     )
+    if line.events_from_horizon is not None:
+        events = events.filter(xact__gte=line.events_from_horizon)
     if line.events_created_from is not None:
         events = events.filter(created_at__gte=line.events_created_from)
     return events.order_by("occurred_at", "pk")
@@ -83,7 +87,7 @@ _GROUPS = {
 # its window twice or not at all.)
 _USAGE_SQL = """
 WITH mark AS (
-    SELECT coalesce(max(rolled_up_to), '2000-01-01'::timestamptz) AS at
+    SELECT coalesce(max(horizon), 0) AS horizon
     FROM billing_ledgerwatermark WHERE name = %(mark)s
 )
 SELECT grp, meter, sum(quantity) FROM (
@@ -92,7 +96,7 @@ SELECT grp, meter, sum(quantity) FROM (
     UNION ALL
     SELECT {event_group} AS grp, meter, quantity FROM billing_usageevent, mark
     WHERE tenant_id = %(tenant)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-      AND created_at >= mark.at
+      AND xact >= mark.horizon
 ) AS usage
 GROUP BY grp, meter ORDER BY grp, meter
 """
@@ -103,8 +107,8 @@ def usage_row_list(
 ) -> list[UsageRow]:
     """Quantities per group and meter for ``[start, end)``, both whole hours.
 
-    The rollups hold every event created before the watermark; the few created
-    since are read from the ledger, so the answer is current to the second.
+    The rollups hold every event below the watermark's transaction horizon; the
+    few since are read from the ledger, so the answer is current to the second.
     """
     rollup_group, event_group = _GROUPS[group_by]
     sql = _USAGE_SQL.format(rollup_group=rollup_group, event_group=event_group)

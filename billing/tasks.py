@@ -47,7 +47,7 @@ def rollup_usage() -> dict:
     return {
         "rows": result.rows,
         "tenants": len(result.tenant_ids),
-        "rolled_up_to": result.rolled_up_to.isoformat(),
+        "horizon": result.horizon,
     }
 
 

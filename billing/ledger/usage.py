@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.utils import timezone
-
 from billing.models import UsageEvent
 from core.ids import new_public_ids
 from tenants.models import Tenant
@@ -26,16 +24,19 @@ LEDGER_COLUMNS = (
     "model_ref",
     "api_key_ref",
 )
-_ROW = "(" + ", ".join(["%s"] * len(LEDGER_COLUMNS)) + ")"
+# The database's clock, never the host's: created_at always, occurred_at unless given.
+_ROW = "(%s, %s, now(), %s, %s, coalesce(%s, now()), %s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
 class UsageDraft:
+    """One fact to meter; ``occurred_at=None`` means now, by the database's clock."""
+
     meter: str
     quantity: int
-    occurred_at: datetime
     idempotency_key: str
     source: str
+    occurred_at: datetime | None = None
     model_ref: str = ""
     api_key_ref: str = ""
 
@@ -44,15 +45,14 @@ def ledger_insert(tenant: Tenant, drafts: list[UsageDraft]) -> tuple[str, list]:
     """The statement appending ``drafts`` to the ledger, and its parameters.
 
     Repeats of a key are ignored by the unique constraint (never check-then-insert).
+    The database stamps each row with its transaction (``xact``, billing.ledger.rollup).
     """
-    now = timezone.now()
     params: list = []
     public_ids = new_public_ids(UsageEvent.PUBLIC_ID_PREFIX, len(drafts))
     for d, public_id in zip(drafts, public_ids, strict=True):
         params += [
             tenant.pk,
             public_id,
-            now,
             d.meter,
             d.quantity,
             d.occurred_at,

@@ -4,7 +4,7 @@ One run, for every tenant at once (or one with ``tenant=``), inside a single
 audited ``unscoped`` block and transaction:
 
 1. roll the ledger up (billing.ledger.rollup), under the ledger lock, so the invoice
-   bills exactly the events created before the new watermark (``usage_cutoff``);
+   bills exactly the events below the new transaction horizon (``usage_horizon``);
 2. sum the period's rollups per tenant, meter and model with one query;
 3. rate each tenant's usage with the price book (billing.pricing.rating): a fee line,
    one line per meter and model with its tier breakdown, a spend-cap credit;
@@ -34,7 +34,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from billing.ledger.periods import Period, period_containing
-from billing.ledger.rollup import rollup_locked
+from billing.ledger.rollup import LEGACY_HORIZON, rollup_locked
 from billing.models import Invoice, InvoiceLine, UsageRollup
 from billing.pricing import rating
 from billing.pricing.price_book import DEFAULT_PLANS, get_plan
@@ -52,7 +52,8 @@ _UNIT_PRICE_PLACES = Decimal("0.000001")
 @dataclass(frozen=True)
 class CloseResult:
     period: Period
-    usage_cutoff: datetime
+    usage_cutoff: datetime  # database time of the rollup the close read
+    usage_horizon: int  # ... and the ledger transaction horizon it rolled up to
     created: tuple[str, ...]  # public ids of the new invoices
     already_closed: int
     superseded: tuple[str, ...]  # tenants skipped: a later period is already invoiced
@@ -72,16 +73,17 @@ def close_period(period: Period, *, tenant: Tenant | None = None) -> CloseResult
         candidates = (set(usage) | set(late) | _fee_tenant_ids(period, only)) - set(existing)
         drafts = []
         for account in Tenant.objects.filter(pk__in=candidates):
-            context = _Close(period, account, rolled.rolled_up_to, rolled.stamp)
+            context = _Close(period, account)
             draft = context.draft(usage.get(account.pk, []), sorted(late.get(account.pk, ())))
             if draft is not None:
                 drafts.append(draft)
-        created = _insert(drafts, period, rolled.rolled_up_to, rolled.stamp)
+        created = _insert(drafts, period, rolled.horizon, rolled.stamp)
         transaction.on_commit(lambda: _schedule_provider_sync(created))
         superseded = _with_usage(period, {t for t, s in existing.items() if s > period.start})
     return CloseResult(
         period=period,
-        usage_cutoff=rolled.rolled_up_to,
+        usage_cutoff=rolled.stamp,
+        usage_horizon=rolled.horizon,
         created=tuple(invoice.public_id for invoice in created),
         already_closed=sum(1 for start in existing.values() if start == period.start),
         superseded=tuple(
@@ -173,6 +175,7 @@ class _LineDraft:
     tiers: list[dict]
     service_period_start: datetime
     is_adjustment: bool = False
+    events_from_horizon: int | None = None
     events_created_from: datetime | None = None
 
 
@@ -198,8 +201,8 @@ class CreatedInvoice:
 class _Close:
     """Rates one tenant's invoice for one period."""
 
-    def __init__(self, period: Period, tenant: Tenant, cutoff: datetime, stamp: datetime):
-        self.period, self.tenant, self.cutoff, self.stamp = period, tenant, cutoff, stamp
+    def __init__(self, period: Period, tenant: Tenant):
+        self.period, self.tenant = period, tenant
         self.lines: list[_LineDraft] = []
 
     def draft(self, usage: list[rating.Usage], late: list[datetime]) -> _Draft | None:
@@ -240,9 +243,9 @@ class _Close:
             tenant=self.tenant, period_start=earlier.start
         ).first()
         plan = get_plan(earlier_invoice.plan_code if earlier_invoice else self.tenant.plan)
-        previous_cutoff = Invoice.objects.filter(
+        previous = Invoice.objects.filter(
             tenant=self.tenant, lines__service_period_start=earlier.start
-        ).aggregate(cutoff=Max("usage_cutoff"))["cutoff"]
+        ).aggregate(horizon=Max("usage_horizon"), cutoff=Max("usage_cutoff"))
         rerated = {
             (line.kind, line.meter or "", line.model_ref or ""): line
             for line in rating.rate_invoice(plan, usage).lines
@@ -254,9 +257,7 @@ class _Close:
             extra_quantity = (line.quantity if line else 0) - quantity
             extra_amount = (line.amount_minor if line else 0) - amount
             if extra_quantity or extra_amount:
-                self._add_adjustment(
-                    key, line, extra_quantity, extra_amount, earlier, previous_cutoff
-                )
+                self._add_adjustment(key, line, extra_quantity, extra_amount, earlier, previous)
 
     def _add(self, line: rating.InvoiceLine, *, service_start: datetime) -> None:
         self.lines.append(
@@ -273,7 +274,7 @@ class _Close:
             )
         )
 
-    def _add_adjustment(self, key, line, quantity, amount, earlier, previous_cutoff) -> None:
+    def _add_adjustment(self, key, line, quantity, amount, earlier, previous: dict) -> None:
         kind, meter, model_ref = key
         what = f"{meter} ({model_ref})" if kind == "usage" else "spend cap credit"
         self.lines.append(
@@ -288,7 +289,11 @@ class _Close:
                 tiers=_tiers(line.tiers) if line else [],  # the re-rated period line's tiers
                 service_period_start=earlier.start,
                 is_adjustment=True,
-                events_created_from=previous_cutoff,
+                events_from_horizon=previous["horizon"],
+                # An invoice cut before transaction horizons bounds its events by time.
+                events_created_from=previous["cutoff"]
+                if (previous["horizon"] or 0) <= LEGACY_HORIZON
+                else None,
             )
         )
 
@@ -325,6 +330,7 @@ _INVOICE_COLUMNS = (
     ("credited_minor", "bigint"),
     ("status", "text"),
     ("usage_cutoff", "timestamptz"),
+    ("usage_horizon", "bigint"),
     ("closed_at", "timestamptz"),
     ("provider", "text"),
     ("provider_invoice_id", "text"),
@@ -347,12 +353,13 @@ _LINE_COLUMNS = (
     ("tiers", "jsonb"),
     ("service_period_start", "timestamptz"),
     ("is_adjustment", "boolean"),
+    ("events_from_horizon", "bigint"),
     ("events_created_from", "timestamptz"),
 )
 
 
 def _insert(
-    drafts: list[_Draft], period: Period, cutoff: datetime, stamp: datetime
+    drafts: list[_Draft], period: Period, horizon: int, stamp: datetime
 ) -> list[CreatedInvoice]:
     """Multi-row INSERTs of plain values: a thousand invoices cost milliseconds, where
     ``bulk_create``'s per-field preparation costs a large share of a whole close."""
@@ -372,7 +379,8 @@ def _insert(
                 draft.total_minor,
                 0,
                 Invoice.Status.OPEN if draft.total_minor > 0 else Invoice.Status.PAID,
-                cutoff,
+                stamp,
+                horizon,
                 stamp,
                 settings.BILLING_PROVIDER,
                 "",
@@ -402,6 +410,7 @@ def _insert(
                     ln.tiers,
                     ln.service_period_start,
                     ln.is_adjustment,
+                    ln.events_from_horizon,
                     ln.events_created_from,
                 ]
             )

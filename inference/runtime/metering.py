@@ -83,11 +83,10 @@ def _predictions_upsert(tenant: Tenant, pairs: list[tuple[dict, dict]], now) -> 
     return sql, params
 
 
-def _usage(payload: dict, now) -> UsageDraft:
-    return UsageDraft(
+def _usage(payload: dict) -> UsageDraft:
+    return UsageDraft(  # occurring now, by the database's clock
         meter=payload["meter"],
         quantity=payload["shape"][0],
-        occurred_at=now,
         idempotency_key=f"prediction:{payload['prediction_id']}",
         source=f"prediction:{payload['prediction_id']}",
         model_ref=payload["model"]["id"],
@@ -127,12 +126,12 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
             if outcome["status"] == Prediction.Status.SUCCEEDED
         ]
         if billed:
-            drafts = [_usage(payload, now) for payload in billed]
+            drafts = [_usage(payload) for payload in billed]
             sql, values = ledger_insert(tenant, drafts)
             statements.append(sql + ";")
             params += values
             counted[tenant_id] = [
-                (d.meter, d.quantity, d.occurred_at, d.api_key_ref)
+                (d.meter, d.quantity, now, d.api_key_ref)  # now: which period's totals
                 for payload, d in zip(billed, drafts, strict=True)
                 if not payload.get("attempt")
             ]

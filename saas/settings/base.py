@@ -160,6 +160,8 @@ API_KEY_ENVIRONMENT = env.str("API_KEY_ENVIRONMENT", default="live")
 RATE_LIMIT_PER_KEY = env.int("RATE_LIMIT_PER_KEY", default=6000)  # requests per minute
 RATE_LIMIT_PER_TENANT = env.int("RATE_LIMIT_PER_TENANT", default=20000)
 IDEMPOTENCY_TTL_HOURS = 24
+# A request still in progress after this long is taken for dead: a repeat of it runs.
+IDEMPOTENCY_LEASE_S = env.int("IDEMPOTENCY_LEASE_S", default=300)
 INVITATION_TTL_DAYS = 7
 
 # --- billing (see docs/billing.md)
@@ -168,7 +170,6 @@ STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # e.g. localstripe in tests
 STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS", default=[])
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
-BILLING_LEDGER_LAG_S = env.int("BILLING_LEDGER_LAG_S", default=120)
 CELERY_BEAT_SCHEDULE = {
     "billing-rollup": {"task": "billing.rollup_usage", "schedule": 15 * 60},
     "billing-close-period": {
@@ -180,6 +181,11 @@ CELERY_BEAT_SCHEDULE = {
     "billing-reconcile": {
         "task": "billing.reconcile_stripe",
         "schedule": crontab(minute=0, hour=3),
+    },
+    "core-purge-idempotency": {
+        "task": "core.purge_idempotency_records",
+        "schedule": 3600,
+        "options": {"expires": 3600},  # a missed run is not worth stacking up
     },
     # A job whose whole host died is failed within minutes, not after the
     # broker's visibility timeout.

@@ -25,10 +25,3 @@ def stripe_billing(settings, localstripe_url):
     return stripe.StripeClient(
         TEST_API_KEY, base_addresses={"api": localstripe_url}, max_network_retries=0
     )
-
-
-@pytest.fixture(autouse=True)
-def _no_ledger_lag(settings):
-    # Production trails the clock by a couple of minutes (see billing.ledger.rollup);
-    # tests roll up what they have just recorded.
-    settings.BILLING_LEDGER_LAG_S = 0

@@ -98,6 +98,7 @@ def test_the_running_period_cannot_be_closed(db):
         close_period(period_containing(timezone.now()))
 
 
+@pytest.mark.django_db(transaction=True)  # the late event commits after the close
 def test_a_late_event_for_a_closed_period_becomes_an_adjustment_line(tenant_a):
     record(tenant_a, IMAGES_BASE, 1_000, at(TWO_MONTHS_AGO, 3), model_ref="mdl_a")
     close_period(TWO_MONTHS_AGO)
@@ -128,6 +129,7 @@ def test_a_late_event_for_a_closed_period_becomes_an_adjustment_line(tenant_a):
     assert close_period(TWO_MONTHS_AGO).created == ()
 
 
+@pytest.mark.django_db(transaction=True)  # each event commits on its own, as in production
 def test_rollups_are_idempotent_and_pick_up_late_hours(tenant_a):
     record(tenant_a, IMAGES_BASE, 5, at(LAST_MONTH, 1))
     first = rollup_usage()

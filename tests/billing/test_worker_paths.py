@@ -36,7 +36,6 @@ def default_worker(django_db_setup, localstripe_url):
         "STRIPE_API_KEY": TEST_API_KEY,
         "STRIPE_API_BASE": localstripe_url,
         "STRIPE_WEBHOOK_SECRETS": SECRET,
-        "BILLING_LEDGER_LAG_S": "0",
     }
     with celery_worker("default", env=env) as worker:
         yield worker

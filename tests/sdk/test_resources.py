@@ -119,7 +119,6 @@ def test_invoices_read_what_period_close_issued(client, live_a, settings):
     from billing.pricing.closing import close_period
     from tests.billing.helpers import record
 
-    settings.BILLING_LEDGER_LAG_S = 0  # roll up what was just recorded
     period = period_containing(timezone.now()).previous()
     record(live_a, "images_base", 250_000, period.start + timedelta(hours=2), model_ref="mdl_base")
     close_period(period, tenant=live_a.tenant)

@@ -356,7 +356,6 @@ def _finish(
                 UsageDraft(
                     meter=TRAINING_SECONDS,
                     quantity=job.billed_seconds,
-                    occurred_at=now,
                     idempotency_key=f"fine_tune:{job.public_id}",
                     source=f"fine_tune:{job.public_id}",
                     model_ref=job.model.public_id if job.model_id else "",

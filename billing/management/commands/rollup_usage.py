@@ -10,5 +10,5 @@ class Command(BaseCommand):
         result = rollup_usage()
         self.stdout.write(
             f"{result.rows} rollup row(s) for {len(result.tenant_ids)} tenant(s), "
-            f"ledger rolled up to {result.rolled_up_to.isoformat()}"
+            f"ledger rolled up to transaction {result.horizon} at {result.stamp.isoformat()}"
         )
