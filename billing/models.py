@@ -200,6 +200,11 @@ class Invoice(TenantOwnedModel):
             ),
         ]
         indexes = [models.Index(fields=["tenant", "-id"], name="invoice_tenant_list_idx")]
+        # The staff console's money decisions (billing.admin); tenants never settle.
+        permissions = [("settle_invoice", "Can mark invoices paid or void them")]
+
+    def __str__(self) -> str:
+        return self.public_id
 
     @property
     def amount_due_minor(self) -> int:
@@ -248,16 +253,31 @@ class InvoiceLine(TenantOwnedModel):
 
 
 class CreditNote(TenantOwnedModel):
-    """Money given back on an issued invoice, with the reason finance gave.
+    """Money given back on an issued invoice, decided by the operator's staff, never a tenant.
+
+    A staff member with ``issue_credit_note`` requests it (``requested_by``,
+    ``staff:<user id>``) with a reason.  Up to ``BILLING_CREDIT_NOTE_APPROVAL_MINOR``
+    it is ``issued`` at once; above, it waits in ``pending_approval`` until a
+    *different* staff member with ``approve_credit_note`` approves it (then
+    ``issued``) or rejects it (``rejected``), recorded in ``reviewed_by`` and
+    ``reviewed_at`` (billing.services).  Only an issued note lowers what the
+    invoice's tenant owes, counts in ``Invoice.credited_minor``, is shown to the
+    tenant and is refunded; a pending one already holds its room on the invoice.
 
     On a Stripe invoice the money goes back as a Stripe refund of the invoice's
-    payment (billing.stripe.refunds): ``refund_status`` is ``pending`` from the credit
-    until the ``billing.refund_credit_note`` task has made it, then
-    ``refunded`` with ``provider_refund_id`` set.  With the local provider
-    there is no refund to make (``none``): finance pays it back by hand.
+    payment (billing.stripe.refunds): ``refund_status`` is ``pending`` from the
+    issue until the ``billing.refund_credit_note`` task has made it, then
+    ``refunded`` with ``provider_refund_id`` set.  With the local provider, and
+    for any note not issued, there is no refund to make (``none``): finance pays
+    a local credit back by hand.
     """
 
     PUBLIC_ID_PREFIX = "cn"
+
+    class Status(models.TextChoices):
+        PENDING_APPROVAL = "pending_approval"
+        ISSUED = "issued"
+        REJECTED = "rejected"
 
     class RefundStatus(models.TextChoices):
         NONE = "none"
@@ -267,7 +287,13 @@ class CreditNote(TenantOwnedModel):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     amount_minor = models.BigIntegerField()
     reason = models.CharField(max_length=500)
-    created_by = models.CharField(max_length=80)
+    # Fail closed: a note made without saying otherwise takes no effect.
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING_APPROVAL
+    )
+    requested_by = models.CharField(max_length=80)  # "staff:<user id>"
+    reviewed_by = models.CharField(max_length=80, blank=True)  # the approver or rejecter
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     refund_status = models.CharField(
         max_length=10, choices=RefundStatus.choices, default=RefundStatus.NONE
     )
@@ -279,7 +305,18 @@ class CreditNote(TenantOwnedModel):
             models.CheckConstraint(
                 condition=models.Q(amount_minor__gt=0), name="creditnote_amount_positive"
             ),
+            models.CheckConstraint(
+                condition=models.Q(status="issued") | models.Q(refund_status="none"),
+                name="creditnote_refund_only_when_issued",
+            ),
         ]
+        permissions = [
+            ("issue_credit_note", "Can issue credit notes (large ones need an approver)"),
+            ("approve_credit_note", "Can approve or reject another staff member's credit note"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
 
 
 class SpendAlert(TenantOwnedModel):

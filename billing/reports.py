@@ -22,7 +22,8 @@ class RevenueRow:
 
 
 def revenue_row_list(*, actor: str) -> list[RevenueRow]:
-    """Invoiced revenue by month, tenant and meter (void invoices excluded), less credit notes."""
+    """Invoiced revenue by month, tenant and meter (void invoices excluded), less issued
+    credit notes (one awaiting approval or rejected has given nothing back)."""
     with unscoped(reason="staff: revenue report by month, tenant and meter", actor=actor):
         lines = list(
             InvoiceLine.objects.exclude(invoice__status=Invoice.Status.VOID)
@@ -38,7 +39,8 @@ def revenue_row_list(*, actor: str) -> list[RevenueRow]:
             .order_by()
         )
         credits = list(
-            CreditNote.objects.annotate(month=TruncMonth("invoice__period_start"))
+            CreditNote.objects.filter(status=CreditNote.Status.ISSUED)
+            .annotate(month=TruncMonth("invoice__period_start"))
             .values_list("month", "tenant__public_id", "tenant__name", "invoice__currency")
             .annotate(amount=Sum("amount_minor"))
             .order_by()

@@ -11,7 +11,14 @@ from django.db.models import QuerySet
 
 from billing.ledger.periods import Period, period_containing
 from billing.ledger.rollup import WATERMARK
-from billing.models import ApiKeyQuota, BillingAccount, Invoice, InvoiceLine, UsageEvent
+from billing.models import (
+    ApiKeyQuota,
+    BillingAccount,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    UsageEvent,
+)
 from billing.pricing.price_book import Plan, get_plan
 from billing.pricing.rating import (
     projected_invoice,
@@ -38,6 +45,18 @@ def invoice_get(tenant: Tenant, *, public_id: str) -> Invoice:
 
 def invoice_line_list(tenant: Tenant, *, invoice: Invoice) -> QuerySet[InvoiceLine]:
     return InvoiceLine.objects.filter(tenant=tenant, invoice=invoice).order_by("position")
+
+
+def credit_note_list(tenant: Tenant, *, invoice: Invoice | None = None) -> QuerySet[CreditNote]:
+    """The credit notes that took effect (``issued``), of one invoice or all.
+
+    What the tenant sees: a note awaiting a second staff member's approval does
+    not change what it owes yet, and a rejected one never will.
+    """
+    notes = CreditNote.objects.filter(tenant=tenant, status=CreditNote.Status.ISSUED)
+    if invoice is not None:
+        notes = notes.filter(invoice=invoice)
+    return notes
 
 
 def usage_event_list(tenant: Tenant, *, line: InvoiceLine) -> QuerySet[UsageEvent]:

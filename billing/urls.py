@@ -27,7 +27,7 @@ urlpatterns = [
     ),
     path(
         "invoices/<str:invoice_id>/credit-notes",
-        views.CreditNoteCreate.as_view(),
+        views.InvoiceCreditNoteList.as_view(),
         name="invoice-credit-notes",
     ),
     path("stripe/webhook", StripeWebhook.as_view(), name="stripe-webhook"),

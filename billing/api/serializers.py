@@ -29,11 +29,6 @@ class UsageQuery(serializers.Serializer):
     group_by = serializers.ChoiceField(GROUP_BY, default="meter")
 
 
-class CreditNoteInput(serializers.Serializer):
-    amount = serializers.IntegerField(min_value=1, help_text="Minor units of the invoice currency.")
-    reason = serializers.CharField(max_length=500)
-
-
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer and nothing else (DRF's own takes ``"12"``, ``12.0`` and ``true``):
     a spend setting sent as anything else is a client bug, not something to guess at."""
@@ -127,6 +122,9 @@ class CreditNoteRefundOutput(serializers.Serializer):
 
 
 class CreditNoteOutput(serializers.Serializer):
+    """An issued credit note: staff decided it, and it lowered what the invoice's tenant owes
+    (tenants never see one awaiting approval or rejected: billing.selectors.credit_note_list)."""
+
     id = serializers.CharField(source="public_id")
     object = Constant("credit_note")
     invoice = serializers.CharField(source="invoice.public_id")
@@ -142,7 +140,8 @@ class CreditNoteOutput(serializers.Serializer):
 
 
 class InvoiceOutput(serializers.Serializer):
-    """Needs ``lines`` and ``credit_notes`` prefetched (or costs two queries)."""
+    """Needs ``lines`` and ``credit_notes`` prefetched (or costs two queries); the credit
+    notes prefetched are the issued ones (billing.api.views)."""
 
     id = serializers.CharField(source="public_id")
     object = Constant("invoice")

@@ -1,5 +1,6 @@
-"""``/v1/usage`` and ``/v1/invoices``: what a tenant used and what it owes (``read`` scope);
-credit notes (``admin`` scope)."""
+"""``/v1/usage`` and ``/v1/invoices``: what a tenant used, what it owes and what it was
+credited (``read`` scope).  Read-only: credit notes, refunds and settlement are decided by
+the operator's staff in the staff console (billing.admin), never through a tenant's key."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from billing import selectors, services
+from billing import selectors
 from billing.api.serializers import (
-    CreditNoteInput,
     CreditNoteOutput,
     InvoiceOutput,
     UsageEventOutput,
@@ -25,7 +25,7 @@ from billing.api.serializers import (
     UsageQuery,
 )
 from billing.ledger.periods import period_containing
-from billing.models import CreditNote, InvoiceLine
+from billing.models import InvoiceLine
 from core.api.views import TenantAPIView
 from core.context import tenant_context
 from core.errors import InvalidRequest, NotFound
@@ -110,7 +110,7 @@ class UsageCsv(TenantAPIView):
 
 def _invoices(tenant):
     lines = Prefetch("lines", queryset=InvoiceLine.objects.order_by("position"))
-    notes = Prefetch("credit_notes", queryset=CreditNote.objects.order_by("pk"))
+    notes = Prefetch("credit_notes", queryset=selectors.credit_note_list(tenant).order_by("pk"))
     return selectors.invoice_list(tenant).prefetch_related(lines, notes)
 
 
@@ -235,26 +235,14 @@ class InvoiceLineEventsCsv(TenantAPIView):
         return _csv_stream(self.tenant, header, rows, f"{line.public_id}-events.csv")
 
 
-class CreditNoteCreate(TenantAPIView):
-    required_scopes = {"POST": Scope.ADMIN}
+class InvoiceCreditNoteList(TenantAPIView):
+    required_scopes = {"GET": Scope.READ}
 
-    @extend_schema(
-        operation_id="invoices_credit_notes_create",
-        request=CreditNoteInput,
-        responses={201: CreditNoteOutput},
-    )
-    def post(self, request, invoice_id: str):
+    @extend_schema(operation_id="invoices_credit_notes_list", responses=CreditNoteOutput(many=True))
+    def get(self, request, invoice_id: str):
         invoice = selectors.invoice_get(self.tenant, public_id=invoice_id)
-        data = CreditNoteInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        note = services.credit_note_create(
-            self.tenant,
-            actor=self.principal,
-            invoice=invoice,
-            amount_minor=data.validated_data["amount"],
-            reason=data.validated_data["reason"],
-        )
-        return Response(CreditNoteOutput(note).data, status=201)
+        notes = selectors.credit_note_list(self.tenant, invoice=invoice).select_related("invoice")
+        return self.paginated(notes, CreditNoteOutput)
 
 
 # --- CSV --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ The local ledger is the source of truth; this job only reports (the daily
 beat task logs, the ``reconcile_stripe`` command prints).  It reads every
 tenant's invoices and credit notes, so it runs in one audited ``unscoped`` block.
 
-Every credit note on a Stripe invoice should be a Stripe refund of the same
+Every issued credit note on a Stripe invoice should be a Stripe refund of the same
 amount (billing.stripe.refunds): one without a refund (never made, or not found in
 Stripe) is ``refund_missing``, one whose refund differs is ``refund_amount``,
 and one whose refund Stripe failed or cancelled is ``refund_status``.
@@ -59,7 +59,7 @@ def reconcile_stripe(provider=None) -> list[Difference]:
         ):
             local[invoice.tenant_id].append(invoice)
         notes = list(
-            CreditNote.objects.filter(invoice__provider="stripe")
+            CreditNote.objects.filter(invoice__provider="stripe", status=CreditNote.Status.ISSUED)
             .select_related("invoice", "tenant")
             .order_by("pk")
         )

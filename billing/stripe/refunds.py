@@ -1,12 +1,13 @@
 """Refunding credit notes of Stripe invoices; runs in Celery tasks only, never on a request.
 
-A credit note on a paid Stripe invoice (billing.services.credit_note_create)
-is stored ``pending``; after its transaction commits, ``billing.refund_credit_note``
-calls ``credit_note_refund`` here, which refunds the credited amount of the
-invoice's payment in Stripe and records the refund on the credit note.  The
-provider call is safe to repeat (idempotency key and look-up by credit note,
-see billing.stripe.provider) and runs outside any database
-transaction; its result is stored in a short one afterwards.
+A credit note issued on a paid Stripe invoice (billing.services: at once below
+the approval threshold, else when a second staff member approves it) is stored
+with ``refund_status`` ``pending``; after that transaction commits,
+``billing.refund_credit_note`` calls ``credit_note_refund`` here, which refunds
+the credited amount of the invoice's payment in Stripe and records the refund
+on the credit note.  The provider call is safe to repeat (idempotency key and
+look-up by credit note, see billing.stripe.provider) and runs outside any
+database transaction; its result is stored in a short one afterwards.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ ACTOR = "stripe"
 
 
 def credit_note_refund(tenant: Tenant, note: CreditNote, provider=None) -> CreditNote:
-    """Refund ``note`` in Stripe once; a note already refunded (or needing none) is returned."""
-    if note.refund_status != CreditNote.RefundStatus.PENDING or note.provider_refund_id:
+    """Refund ``note`` in Stripe once; a note already refunded, needing no refund or not
+    issued (awaiting approval, rejected) is returned as it is."""
+    if (
+        note.status != CreditNote.Status.ISSUED
+        or note.refund_status != CreditNote.RefundStatus.PENDING
+        or note.provider_refund_id
+    ):
         return note
     invoice = note.invoice
     provider = provider or stripe_provider()

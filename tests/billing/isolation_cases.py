@@ -33,7 +33,7 @@ ROUTES = [
     ("GET", f"{_INVOICE}/lines.csv", lambda params: {}),
     ("GET", f"{_INVOICE}/lines/<str:line_id>/events", lambda params: {}),
     ("GET", f"{_INVOICE}/lines/<str:line_id>/events.csv", lambda params: {}),
-    ("POST", f"{_INVOICE}/credit-notes", lambda params: {"amount": 1, "reason": "x"}),
+    ("GET", f"{_INVOICE}/credit-notes", lambda params: {}),
 ]
 KEY_ROUTES = [
     (

@@ -1,4 +1,5 @@
-"""The usage and invoice API: shapes, CSV exports, drill-down, credit notes, isolation."""
+"""The usage and invoice API: shapes, CSV exports, drill-down, credit notes (read-only for
+tenants: staff decide them), isolation."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from billing.models import CreditNote, Invoice
 from billing.pricing.closing import close_period
 from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent
-from tests.billing.helpers import record
+from tests.billing.helpers import record, staff_credit
 
 LAST_MONTH = period_containing(timezone.now()).previous()
 
@@ -151,39 +152,65 @@ def test_bad_usage_queries_are_400(tenant_a):
     assert response.status_code == 400 and response.json()["error"]["param"] == "start"
 
 
-def test_finance_issues_a_credit_note_with_a_reason_and_it_is_audited(tenant_a, invoiced):
-    response = tenant_a.client.post(
-        f"/v1/invoices/{invoiced}/credit-notes",
-        {"amount": 48, "reason": "training job crashed"},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    note = response.json()
-    assert (note["amount"], note["reason"], note["invoice"]) == (
-        48,
-        "training job crashed",
-        invoiced,
-    )
-    assert note["refund"] is None  # the local provider: finance pays it back by hand
-    invoice = tenant_a.client.get(f"/v1/invoices/{invoiced}").json()
-    assert (invoice["amount_credited"], invoice["amount_due"]) == (48, 100)
-    assert [c["id"] for c in invoice["credit_notes"]] == [note["id"]]
+@pytest.mark.parametrize("scopes", [["admin"], ["read"], ["predict", "train", "read", "admin"]])
+def test_no_tenant_key_can_credit_its_own_invoice(tenant_a, invoiced, scopes):
+    _, key = tenant_a.new_key(scopes)
     with tenant_a.context():
-        assert AuditEvent.objects.filter(action="credit_note.created", target=note["id"]).exists()
-    too_much = tenant_a.client.post(
-        f"/v1/invoices/{invoiced}/credit-notes", {"amount": 101, "reason": "x"}, format="json"
-    )
-    assert too_much.status_code == 400
-    assert too_much.json()["error"]["code"] == "credit_exceeds_invoice"
+        before = list(Invoice.objects.values_list("status", "total_minor", "credited_minor"))
+        audit_before = AuditEvent.objects.count()
+    path = f"/v1/invoices/{invoiced}/credit-notes"
+    body = {"amount": 48, "reason": "refund myself"}
+
+    response = key.post(path, body, format="json")
+    replayed = key.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="refund-1")
+
+    assert response.status_code == replayed.status_code == 405  # a read-only route
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    with tenant_a.context():
+        assert not CreditNote.objects.exists()
+        assert AuditEvent.objects.count() == audit_before
+        assert not AuditEvent.objects.filter(action__startswith="credit_note.").exists()
+        after = list(Invoice.objects.values_list("status", "total_minor", "credited_minor"))
+    assert after == before
+    assert tenant_a.client.get(f"/v1/invoices/{invoiced}").json()["amount_due"] == 148
 
 
-def test_credit_notes_need_the_admin_scope(tenant_a, invoiced):
+def test_the_schema_offers_tenants_credit_notes_to_read_and_none_to_create(tenant_a):
+    paths = tenant_a.client.get("/v1/openapi.json").json()["paths"]
+    operations = paths["/v1/invoices/{invoice_id}/credit-notes"]
+    assert set(operations) - {"parameters"} == {"get"}
+    assert not [
+        (path, method)
+        for path, item in paths.items()
+        for method in item
+        if "credit" in path and method != "get" and method != "parameters"
+    ]
+
+
+def test_an_invoice_lists_the_credit_notes_staff_issued(tenant_a, invoiced, settings):
+    settings.BILLING_CREDIT_NOTE_APPROVAL_MINOR = 50
+    first = staff_credit(tenant_a, invoiced, 48)
+    second = staff_credit(tenant_a, invoiced, 20, reason="late results")
+    staff_credit(tenant_a, invoiced, 60, reason="awaiting a second pair of eyes")  # pending
     _, reader = tenant_a.new_key(["read"])
-    response = reader.post(
-        f"/v1/invoices/{invoiced}/credit-notes", {"amount": 1, "reason": "x"}, format="json"
-    )
-    assert response.status_code == 403
-    assert reader.get(f"/v1/invoices/{invoiced}").status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        response = reader.get(f"/v1/invoices/{invoiced}/credit-notes")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["object"], body["has_more"]) == ("list", False)
+    assert [(n["id"], n["amount"], n["reason"], n["invoice"]) for n in body["data"]] == [
+        (second.public_id, 20, "late results", invoiced),  # newest first
+        (first.public_id, 48, "training job crashed", invoiced),
+    ]
+    assert body["data"][0]["refund"] is None  # the local provider: finance pays it back by hand
+    assert len([q for q in queries if "billing_" in q["sql"]]) == 2  # the invoice, its notes
+    paged = reader.get(f"/v1/invoices/{invoiced}/credit-notes?limit=1").json()
+    assert [n["id"] for n in paged["data"]] == [second.public_id] and paged["has_more"]
+    invoice = reader.get(f"/v1/invoices/{invoiced}").json()
+    assert (invoice["amount_credited"], invoice["amount_due"]) == (68, 80)
+    assert [n["id"] for n in invoice["credit_notes"]] == [first.public_id, second.public_id]
 
 
 @pytest.mark.parametrize(
@@ -193,7 +220,7 @@ def test_credit_notes_need_the_admin_scope(tenant_a, invoiced):
         ("get", "/lines.csv"),
         ("get", "/lines/LINE/events"),
         ("get", "/lines/LINE/events.csv"),
-        ("post", "/credit-notes"),
+        ("get", "/credit-notes"),
     ],
 )
 def test_another_tenants_invoice_is_404_and_nothing_changes(

@@ -1,16 +1,19 @@
 """Credit notes on Stripe invoices against localstripe with the real ``stripe`` client: a
-credit on a paid invoice becomes one Stripe refund, one on an open invoice is refused, and
-reconciliation reports credit notes whose refund is missing or differs."""
+staff member's credit on a paid invoice becomes one Stripe refund (a large one only once a
+second staff member approves it), one on an open invoice is refused, and reconciliation
+reports credit notes whose refund is missing or differs."""
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
 
-from billing import tasks
+from billing import services, tasks
 from billing.models import CreditNote, Invoice
 from billing.stripe.reconcile import reconcile_stripe
+from core.errors import Conflict
 from tenants.models import AuditEvent
+from tests.billing.helpers import staff_credit, staff_member
 from tests.billing.test_stripe_flow import (
     DECLINED_ON_CHARGE_CARD,
     GOOD_CARD,
@@ -31,13 +34,11 @@ def paid(tenant_a, stripe_billing) -> Invoice:
 
 
 def credit(handle, invoice: Invoice, amount: int) -> dict:
-    response = handle.client.post(
-        f"/v1/invoices/{invoice.public_id}/credit-notes",
-        {"amount": amount, "reason": "training job crashed"},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()
+    """A staff member's credit, as the tenant then reads it."""
+    note = staff_credit(handle, invoice.public_id, amount)
+    response = handle.client.get(f"/v1/invoices/{invoice.public_id}/credit-notes?limit=100")
+    (shown,) = [n for n in response.json()["data"] if n["id"] == note.public_id]
+    return shown
 
 
 def refund_now(handle, note_id: str) -> str:
@@ -98,7 +99,7 @@ def test_a_retried_refund_task_refunds_once(tenant_a, paid, stripe_billing):
         assert CreditNote.objects.get(public_id=note["id"]).provider_refund_id == first
 
 
-def test_a_credit_on_an_open_stripe_invoice_is_409_and_changes_nothing(
+def test_a_credit_on_an_open_stripe_invoice_is_refused_and_changes_nothing(
     tenant_a,
     stripe_billing,
     django_capture_on_commit_callbacks,
@@ -110,17 +111,11 @@ def test_a_credit_on_an_open_stripe_invoice_is_409_and_changes_nothing(
     with tenant_a.context():
         audit_before = AuditEvent.objects.count()
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        response = tenant_a.client.post(
-            f"/v1/invoices/{invoice.public_id}/credit-notes",
-            {"amount": 48, "reason": "training job crashed"},
-            format="json",
-        )
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(Conflict) as refused:
+        staff_credit(tenant_a, invoice.public_id, 48)
 
-    assert response.status_code == 409
-    error = response.json()["error"]
-    assert error["code"] == "credit_note_requires_payment"
-    assert "once it is paid" in error["message"] and "void it" in error["message"]
+    assert refused.value.code == "credit_note_requires_payment"
+    assert "once it is paid" in refused.value.message and "void it" in refused.value.message
     assert callbacks == []
     with tenant_a.context():
         invoice.refresh_from_db()
@@ -155,3 +150,38 @@ def test_reconciliation_reports_credit_notes_without_the_same_refund(
         call_command("reconcile_stripe")
     out = capsys.readouterr().out
     assert f"credit_note={never['id']}" in out and "2 difference(s)" in out
+
+
+def test_a_large_credit_is_refunded_only_once_a_second_staff_member_approves_it(
+    tenant_a,
+    paid,
+    stripe_billing,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.BILLING_CREDIT_NOTE_APPROVAL_MINOR = 50
+    requester, approver = (
+        staff_member("billing.issue_credit_note"),
+        staff_member("billing.approve_credit_note"),
+    )
+    with django_capture_on_commit_callbacks() as requested:
+        note = staff_credit(tenant_a, paid.public_id, 100, by=requester)
+
+    assert (note.status, note.refund_status) == ("pending_approval", "none")
+    assert requested == []  # no refund task for a credit nobody approved
+    assert tasks.refund_credit_note(tenant_a.tenant.pk, note.pk) == ""  # a stray task: nothing
+    assert refunds_of(stripe_billing, paid) == []
+    assert reconcile_stripe() == []  # nothing owed back yet, so nothing missing
+    shown = tenant_a.client.get(f"/v1/invoices/{paid.public_id}").json()
+    assert (shown["amount_credited"], shown["credit_notes"]) == (0, [])
+
+    with django_capture_on_commit_callbacks() as approved, tenant_a.context():
+        services.credit_note_approve(tenant_a.tenant, actor=approver, note=note)
+
+    assert len(approved) == 1  # billing.refund_credit_note, once the approval commits
+    refund_id = refund_now(tenant_a, note.public_id)
+    assert stripe_billing.v1.refunds.retrieve(refund_id).amount == 100
+    shown = tenant_a.client.get(f"/v1/invoices/{paid.public_id}").json()
+    assert shown["amount_credited"] == 100
+    assert shown["credit_notes"][0]["refund"] == {"id": refund_id, "status": "refunded"}
+    assert reconcile_stripe() == []

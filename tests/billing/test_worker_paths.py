@@ -20,7 +20,7 @@ from billing.pricing.closing import close_period
 from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from billing.stripe import sync as stripe_sync
 from tenants.models import AuditEvent
-from tests.billing.helpers import record
+from tests.billing.helpers import record, staff_credit
 from tests.billing.localstripe_server import SECRET, TEST_API_KEY
 from tests.billing.test_stripe_flow import GOOD_CARD, LAST_MONTH, deliver
 from tests.workers import celery_worker
@@ -118,15 +118,14 @@ def test_a_credit_on_a_paid_stripe_invoice_is_refunded_by_the_worker(live_a, str
             return Invoice.objects.filter(public_id=public_id, status="paid").first()
 
     invoice = eventually(paid, f"sync and collect {public_id}")
-    response = live_a.client.post(  # commits, then enqueues billing.refund_credit_note
-        f"/v1/invoices/{public_id}/credit-notes", {"amount": 17, "reason": "outage"}, format="json"
-    )
-    assert response.status_code == 201, response.content
+    # A staff member's credit commits, then enqueues billing.refund_credit_note.
+    issued = staff_credit(live_a, public_id, 17, reason="outage")
+    assert issued.status == "issued"
 
     def refunded():
         with live_a.context():
             return CreditNote.objects.filter(
-                public_id=response.json()["id"], refund_status="refunded"
+                public_id=issued.public_id, refund_status="refunded"
             ).first()
 
     note = eventually(refunded, "refund the credit note")
