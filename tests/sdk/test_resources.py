@@ -130,3 +130,33 @@ def test_invoices_read_what_period_close_issued(client, live_a, settings):
     assert sum(line.amount for line in invoice.lines) == invoice.total
     csv_rows = client.invoices.lines_csv(invoice.id).splitlines()
     assert len(csv_rows) == 1 + len(invoice.lines) and "images_base" in csv_rows[1]
+
+
+def test_invoices_read_the_credit_notes_staff_issued_and_offer_no_way_to_credit(client, live_a):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.ledger.periods import period_containing
+    from billing.pricing.closing import close_period
+    from tests.billing.helpers import record, staff_credit
+
+    period = period_containing(timezone.now()).previous()
+    record(live_a, "images_base", 4_000, period.start + timedelta(hours=2), model_ref="mdl_base")
+    (invoice_id,) = close_period(period, tenant=live_a.tenant).created
+    note = staff_credit(live_a, invoice_id, 50, reason="outage")
+
+    (listed,) = list(client.invoices.credit_notes(invoice_id))
+    assert (listed.id, listed.invoice, listed.amount, listed.reason) == (
+        note.public_id,
+        invoice_id,
+        50,
+        "outage",
+    )
+    assert listed.currency == "usd" and listed.refund is None and listed.created_at is not None
+    assert [n.id for n in client.invoices.retrieve(invoice_id).credit_notes] == [note.public_id]
+    assert not [
+        name for name in dir(client.invoices) if "credit" in name and name != "credit_notes"
+    ]
+    with pytest.raises(NotFoundError):
+        list(client.invoices.credit_notes("inv_doesnotexist"))

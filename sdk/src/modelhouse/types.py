@@ -193,6 +193,19 @@ class InvoiceLine(APIObject):
 
 
 @dataclasses.dataclass(frozen=True)
+class CreditNote(APIObject):
+    """Money given back on an invoice, decided by the operator's staff (read-only here)."""
+
+    id: str
+    invoice: str
+    amount: int  # minor units of ``currency``
+    currency: str
+    reason: str
+    refund: dict[str, Any] | None  # Stripe's refund ({"id", "status"}); None: paid back by hand
+    created_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
 class Invoice(APIObject):
     id: str
     status: str
@@ -203,6 +216,7 @@ class Invoice(APIObject):
     amount_credited: int
     amount_due: int
     lines: list[InvoiceLine]
+    credit_notes: list[CreditNote]
     created_at: datetime | None
     paid_at: datetime | None
     voided_at: datetime | None

@@ -1,11 +1,13 @@
-"""``/v1/invoices``: invoices with their lines, and the lines as CSV for finance."""
+"""``/v1/invoices``: invoices with their lines, the lines as CSV for finance, and the credit
+notes on an invoice.  All read-only: credit notes and refunds are decided by the operator's
+staff, never through an API key."""
 
 from __future__ import annotations
 
 from modelhouse._calls import Call, as_object, as_text, list_call
 from modelhouse.pagination import AsyncPaginator, CursorPage, Page
 from modelhouse.resources._base import AsyncResource, SyncResource
-from modelhouse.types import Invoice
+from modelhouse.types import CreditNote, Invoice
 
 
 def _list(limit: int | None, starting_after: str | None) -> Call[Page[Invoice]]:
@@ -18,6 +20,17 @@ def _retrieve(invoice: str) -> Call[Invoice]:
 
 def _lines_csv(invoice: str) -> Call[str]:
     return Call("GET", f"/v1/invoices/{invoice}/lines.csv", as_text)
+
+
+def _credit_notes(
+    invoice: str, limit: int | None, starting_after: str | None
+) -> Call[Page[CreditNote]]:
+    return list_call(
+        f"/v1/invoices/{invoice}/credit-notes",
+        CreditNote,
+        limit=limit,
+        starting_after=starting_after,
+    )
 
 
 class Invoices(SyncResource):
@@ -33,6 +46,12 @@ class Invoices(SyncResource):
         """The invoice's lines as CSV text, for finance."""
         return self._send(_lines_csv(invoice))
 
+    def credit_notes(
+        self, invoice: str, *, limit: int | None = None, starting_after: str | None = None
+    ) -> CursorPage[CreditNote]:
+        """The credit notes issued on the invoice, newest first (decided by the operator)."""
+        return self._list(_credit_notes(invoice, limit, starting_after))
+
 
 class AsyncInvoices(AsyncResource):
     """:class:`Invoices`, awaited."""
@@ -47,3 +66,8 @@ class AsyncInvoices(AsyncResource):
 
     async def lines_csv(self, invoice: str) -> str:
         return await self._send(_lines_csv(invoice))
+
+    def credit_notes(
+        self, invoice: str, *, limit: int | None = None, starting_after: str | None = None
+    ) -> AsyncPaginator[CreditNote]:
+        return self._list(_credit_notes(invoice, limit, starting_after))
