@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice
 from billing.pricing.price_book import METERS, get_plan
-from billing.spend import enforcement
+from billing.spend import totals
 from core.context import tenant_context
 from core.errors import Conflict, InvalidRequest, PermissionDenied
 from tenants.audit import audit
@@ -65,7 +65,7 @@ def spend_cap_set(tenant: Tenant, *, actor, cap_minor: int | None) -> BillingAcc
         target=account.public_id,
         spend_cap_minor=cap_minor,
     )
-    transaction.on_commit(lambda: enforcement.forget_limits(tenant))
+    transaction.on_commit(lambda: totals.forget_limits(tenant))
     return account
 
 
@@ -96,7 +96,7 @@ def key_quota_set(
         meter=meter,
         monthly_limit=monthly_limit,
     )
-    transaction.on_commit(lambda: enforcement.forget_limits(tenant))
+    transaction.on_commit(lambda: totals.forget_limits(tenant))
     return quota
 
 

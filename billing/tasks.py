@@ -20,7 +20,7 @@ from billing.ledger.rollup import rollup_usage as rollup_service
 from billing.models import CreditNote, Invoice, StripeEvent
 from billing.pricing import closing
 from billing.pricing.closing import close_period as close_period_service
-from billing.spend import alerts
+from billing.spend import alerts, enforcement
 from billing.stripe import refunds, webhooks
 from billing.stripe import sync as stripe_sync
 from billing.stripe.reconcile import reconcile_stripe as reconcile_service
@@ -130,6 +130,11 @@ def sweep_stripe_inbox() -> int:
 @shared_task(name="billing.enforce_grace_periods", **_LIMITS)
 def enforce_grace_periods() -> list[str]:
     return services.suspend_after_grace()
+
+
+@shared_task(name="billing.release_expired_holds", **_LIMITS)
+def release_expired_holds() -> int:
+    return enforcement.release_expired()
 
 
 @shared_task(name="billing.reconcile_stripe", **_LIMITS)

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from redis import RedisError
 
-from billing.spend.enforcement import ensure_billable
+from billing.spend.enforcement import release, reserve
 from core.errors import ApiError, InvalidRequest, ServiceUnavailable
 from core.ids import new_public_id
 from inference import lane
@@ -27,6 +27,9 @@ from tenants.models import Tenant
 from tenants.storage import tenant_key
 
 LANE_DOWN = "The inference queue is unreachable; nothing was queued or billed. Retry later."
+# A hold outlives its lane entry's time to live by this much, so that a worker that
+# claims the entry at the last moment still finds it (billing.spend.enforcement).
+HOLD_MARGIN_S = 600
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,24 @@ class SyncResult:
     cold: bool
 
 
-def _ensure_billable(
-    tenant: Tenant, principal: ApiPrincipal, served: ServedModel, inputs: PredictInput
+def _reserve(
+    tenant: Tenant,
+    principal: ApiPrincipal,
+    served: ServedModel,
+    inputs: PredictInput,
+    prediction_id: str,
 ) -> None:
-    """Spend cap, key quota and account status: a 402 before anything is queued."""
-    ensure_billable(
+    """Hold the images' cost against the spend cap, the key's quota and the queued-image
+    limit, or refuse (402, 429) before anything is queued.  The worker ends the hold
+    when it stores the prediction; a lane entry that expires unclaimed ends it at its
+    deadline."""
+    reserve(
         tenant,
+        hold_id=prediction_id,
         meter=served.meter,
         quantity=len(inputs.images),
         api_key_ref=principal.api_key_public_id,
+        ttl_s=settings.INFERENCE_INPUT_TTL_S + HOLD_MARGIN_S,
     )
 
 
@@ -83,14 +95,15 @@ def prediction_run_sync(
     request_id: str = "",
 ) -> SyncResult:
     """Queue the images and wait for the worker; it stores and meters the prediction."""
-    _ensure_billable(tenant, principal, served, inputs)
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
+    _reserve(tenant, principal, served, inputs, prediction_id)
     try:
         lane.enqueue(
             predict_payload(tenant, principal, served, inputs, prediction_id, "sync", request_id),
             inputs.images,
         )
     except RedisError:
+        release(tenant.pk, [prediction_id])
         raise ServiceUnavailable(LANE_DOWN, code="inference_unavailable") from None
     try:
         answer = wait_reply(prediction_id, settings.INFERENCE_SYNC_TIMEOUT_S)
@@ -128,24 +141,30 @@ def prediction_submit_async(
     inputs: PredictInput,
     request_id: str = "",
 ) -> Prediction:
-    _ensure_billable(tenant, principal, served, inputs)
-    with transaction.atomic():
-        prediction = Prediction.objects.create(
-            tenant=tenant,
-            model_ref=served.public_id,
-            image_count=len(inputs.images),
-            top_k=inputs.top_k,
-            api_key_ref=principal.api_key_public_id,
-        )
-        payload = predict_payload(
-            tenant, principal, served, inputs, prediction.public_id, "async", request_id
-        )
-    # After commit, so a worker never stores a prediction whose row was rolled back.
+    prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
+    _reserve(tenant, principal, served, inputs, prediction_id)
     try:
+        with transaction.atomic():
+            prediction = Prediction.objects.create(
+                tenant=tenant,
+                public_id=prediction_id,
+                model_ref=served.public_id,
+                image_count=len(inputs.images),
+                top_k=inputs.top_k,
+                api_key_ref=principal.api_key_public_id,
+            )
+            payload = predict_payload(
+                tenant, principal, served, inputs, prediction.public_id, "async", request_id
+            )
+        # After commit, so a worker never stores a prediction whose row was rolled back.
         lane.enqueue(payload, inputs.images)
     except RedisError:
-        Prediction.objects.filter(pk=prediction.pk).delete()
+        Prediction.objects.filter(public_id=prediction_id).delete()
+        release(tenant.pk, [prediction_id])
         raise ServiceUnavailable(LANE_DOWN, code="inference_unavailable") from None
+    except Exception:
+        release(tenant.pk, [prediction_id])
+        raise
     return prediction
 
 

@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_DEFAULT_JOB_SECONDS": 3600,
     # Jobs of one tenant running (or handed to the broker) at once; the rest wait queued.
     "TRAINING_MAX_CONCURRENT_JOBS_PER_TENANT": 2,
+    # Jobs of one tenant not yet finished (validating, queued or running); more is 429.
+    "TRAINING_MAX_UNFINISHED_JOBS_PER_TENANT": 10,
     # A running job whose worker has not written for this long is declared lost.
     "TRAINING_STALE_AFTER_S": 300,
     # How often the worker writes progress and reads cancellation.
@@ -56,6 +58,14 @@ def max_job_seconds() -> int:
             "delivered twice."
         )
     return longest
+
+
+def job_hold_ttl_s() -> int:
+    """How long a job's budget reservation may outlive a crash of whoever should end it:
+    dataset validation, the wait behind the tenant's other unfinished jobs, its own run,
+    and the stale-worker reaper, with an hour to spare."""
+    jobs = int(setting("TRAINING_MAX_UNFINISHED_JOBS_PER_TENANT"))
+    return 1800 + jobs * max_job_seconds() + int(setting("TRAINING_STALE_AFTER_S")) + 3600
 
 
 def visibility_timeout_s() -> int:

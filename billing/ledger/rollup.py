@@ -33,11 +33,17 @@ from tenants.scoping import unscoped
 
 WATERMARK = "usage_rollup"
 LEDGER_LOCK = 0x6D68_626C  # one advisory lock for rollups and period close
-# The first transaction id still running elsewhere (else the next to be assigned):
-# below it, every other transaction has ended, its rows committed or gone for good.
-# The rollup's own transaction counts as ended: what it wrote commits with it.
+# The first transaction id still running elsewhere in this database (else the next to
+# be assigned): below it, every transaction that could write the ledger has ended, its
+# rows committed or gone for good.  Transaction ids are the whole cluster's, so those
+# pg_stat_activity places in another database are left out (an id it cannot place
+# stays in: waiting longer is safe).  The rollup's own transaction counts as ended:
+# what it wrote commits with it.
 CURRENT_HORIZON = """coalesce(
-    (SELECT min(x)::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS x),
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE mod(x::text::bigint, 4294967296) NOT IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database())),
     greatest(pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
              pg_current_xact_id_if_assigned()::text::bigint + 1)
 )"""

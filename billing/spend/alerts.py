@@ -20,7 +20,7 @@ from billing.ledger.periods import Period, period_containing
 from billing.models import BillingAccount, SpendAlert
 from billing.pricing.price_book import get_plan
 from billing.selectors import period_usage_get, spend_cap_get
-from billing.spend.enforcement import usage_cost_exact
+from billing.spend.totals import usage_cost_exact
 from tenants.audit import audit
 from tenants.models import Membership, Tenant
 from tenants.roles import Role

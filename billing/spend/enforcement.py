@@ -1,261 +1,292 @@
-"""Spend control on the request path: ``ensure_billable`` before work is queued.
+"""Spend control on the request path: every unit of work is reserved before it is queued.
 
-Inference and training call::
+Inference and training call, right after authentication and input validation::
 
-    ensure_billable(tenant, meter=IMAGES_FINETUNED, quantity=len(images),
-                    api_key_ref=principal.api_key_public_id)
+    reserve(tenant, hold_id=prediction_id, meter=IMAGES_FINETUNED, quantity=len(images),
+            api_key_ref=principal.api_key_public_id, ttl_s=...)
 
-right after authentication and input validation and before enqueueing; it
-raises ``BillingError`` (HTTP 402, type ``billing_error``) with code
+A reservation (a *hold*) adds the work's maximum quantity to the tenant's held
+totals and is then checked, with everything already used (billing.spend.totals)
+and held, against the account's status, the key's quota and the spend cap in force
+(the free plan's cap is 0: this is also how its allowance holds).  Refused work
+raises ``BillingError`` (402) with code ``account_suspended``,
+``api_key_quota_exceeded`` or ``spend_cap_exceeded`` — or ``RateLimited`` (429,
+``too_many_queued_images``) past the tenant's queued-image limit — and its hold is
+released; nothing was queued.
 
-* ``account_suspended`` — the tenant is suspended for non-payment;
-* ``api_key_quota_exceeded`` — the key's monthly quota of this meter would be crossed;
-* ``spend_cap_exceeded`` — the period's usage charges would cross the hard cap
-  (the tenant's own cap, else the plan's; the free plan's cap is 0, so this is
-  also how its allowance is enforced).
+The hold and the check are one Redis round trip: a Lua script records the hold
+and returns the used and held totals and the limits at that instant, including
+every hold admitted before it.  Each admitted request was checked against totals
+that held itself and every request admitted before it, so the requests admitted
+together can never pass a cap, whatever the concurrency (racing requests may
+instead both be refused, on totals that briefly held each other).
 
-It is one Redis round trip and no SQL on the warm path: each tenant's usage of
-the running period (per meter and per key and meter) and its limits live in
-two Redis hashes.  They are seeded from the database (rollups plus the events
-after the watermark) when missing, expire after ``SEED_TTL_S`` so they
-re-converge with the ledger, and are incremented after the metering transaction
-commits — by ``usage_record`` only for rows really inserted, by the inference
-worker for first deliveries (inference.runtime.metering) — so retries do not
-count.
-
-The check is not a reservation: concurrent requests admitted together may
-overshoot a cap by what they carry between them.  Rating credits anything
-above the plan's cap (billing.pricing.rating), so an overshoot of it is never billed.
-A tenant's own cap limits admission only: it may be changed during the
-period, and crediting at close whatever lies above the cap in force then would
-let a tenant lower it after the fact; its overshoot (at most what the requests
-in flight carry) is billed.  If Redis is
-unreachable the totals are computed from the database instead.
+A hold ends exactly once (the script deletes it before subtracting it): when its
+work is stored (:func:`settle`, after the metering transaction commits, adds the
+usage and releases the hold in one atomic step, so at no instant is the work
+counted in neither), when it fails, or at its deadline (:func:`release_expired`,
+on beat) if its owner died.  If Redis is unreachable the check reads the
+database and holds nothing; the inference lane is Redis too, so only training
+can be admitted then.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
-from functools import cache
 
 import redis
 from django.conf import settings
 from django.utils import timezone
 
-from billing.ledger.periods import Period, period_containing
-from billing.models import ApiKeyQuota, BillingAccount
-from billing.pricing.price_book import get_plan
-from billing.pricing.rating import rate
-from billing.selectors import period_usage_get
-from core import redis as core_redis
-from core.context import tenant_context
-from core.errors import BillingError
-from core.redis import Use
+from billing.ledger.periods import period_containing
+from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED
+from billing.spend import totals
+from billing.spend.totals import INCREMENT, Limits, Totals
+from core.errors import BillingError, RateLimited
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
-SEED_TTL_S = 300
-_SEEDED = "_seeded"
-_NO_CAP = "none"
+QUEUED_IMAGE_METERS = (IMAGES_BASE, IMAGES_FINETUNED)
 
-# Increment only a hash that is seeded: a partial hash would read as "no usage".
-_INCREMENT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+# KEYS: held totals, holds, deadlines, usage, limits.
+# ARGV: hold id, meter, key field, quantity, deadline, deadline member.
+# Records the hold (once per id) and answers the totals it is checked against.
+_HOLD = """
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'm:' .. ARGV[2], ARGV[4])
+  redis.call('HINCRBY', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 end
-return 0
+return {redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[1]),
+        redis.call('HGETALL', KEYS[5])}
+"""
+
+# KEYS: held totals, holds, deadlines.  ARGV: tenant id, then hold ids.
+# Ends each hold that still exists: deleted first, so it is subtracted once.
+_RELEASE = """
+local released = 0
+for i = 2, #ARGV do
+  local hold = redis.call('HGET', KEYS[2], ARGV[i])
+  if hold then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    local meter, key_field, quantity = string.match(hold, '^(%S+) (%S+) (%S+)$')
+    redis.call('HINCRBY', KEYS[1], 'm:' .. meter, -tonumber(quantity))
+    redis.call('HINCRBY', KEYS[1], key_field, -tonumber(quantity))
+    released = released + 1
+  end
+  redis.call('ZREM', KEYS[3], ARGV[1] .. ':' .. ARGV[i])
+end
+return released
 """
 
 
+def reserve(
+    tenant: Tenant,
+    *,
+    hold_id: str,
+    meter: str,
+    quantity: int,
+    api_key_ref: str = "",
+    ttl_s: float,
+) -> None:
+    """Hold ``quantity`` of ``meter`` for work about to be queued, or refuse it; see above.
+
+    ``hold_id`` names the work (a prediction or fine-tune id): the hold ends when
+    that work is settled or released, or ``ttl_s`` from now at the latest.
+    """
+    _refuse_if_suspended(tenant)
+    if quantity <= 0:
+        return
+    period = period_containing(timezone.now())
+    key_field = f"k:{api_key_ref}:{meter}"
+    deadline = time.time() + ttl_s
+    try:
+        used, held, limits = _hold(tenant, period, hold_id, meter, key_field, quantity, deadline)
+    except redis.RedisError:
+        used, limits = totals.from_database(tenant, period)
+        held = Totals({meter: quantity}, {(api_key_ref, meter): quantity})
+    try:
+        _check(tenant, used, held, limits, meter=meter, api_key_ref=api_key_ref)
+    except (BillingError, RateLimited):
+        release(tenant.pk, [hold_id])
+        raise
+
+
 def ensure_billable(tenant: Tenant, *, meter: str, quantity: int, api_key_ref: str = "") -> None:
-    """Refuse (``BillingError``, 402) work that the tenant may not be billed for; see above."""
+    """What :func:`reserve` would refuse now, holding nothing (a preview, and the
+    reference the bench compares reservations with)."""
+    _refuse_if_suspended(tenant)
+    if quantity <= 0:
+        return
+    used, held, limits = _read(tenant, period_containing(timezone.now()))
+    wanted = Totals({meter: quantity}, {(api_key_ref, meter): quantity})
+    _check(tenant, used, held + wanted, limits, meter=meter, api_key_ref=api_key_ref)
+
+
+def affordable(tenant: Tenant, *, meter: str, at_most: int, api_key_ref: str = "") -> int:
+    """The largest quantity up to ``at_most`` that :func:`ensure_billable` admits now."""
+    low, high = 0, at_most
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            ensure_billable(tenant, meter=meter, quantity=middle, api_key_ref=api_key_ref)
+        except (BillingError, RateLimited):
+            high = middle - 1
+        else:
+            low = middle
+    return low
+
+
+def release(tenant_id: int, hold_ids: Iterable[str]) -> None:
+    """End holds whose work failed or was never queued.  Never raises: a hold that
+    cannot be released now ends at its deadline."""
+    hold_ids = list(hold_ids)
+    if not hold_ids:
+        return
+    try:
+        _release(client().pipeline(transaction=False), tenant_id, hold_ids).execute()
+    except redis.RedisError:
+        logger.warning(
+            "billing: could not release %d holds; they end at their deadline", len(hold_ids)
+        )
+
+
+def settle(
+    usage: dict[int, list[tuple[str, int, datetime, str]]], holds: dict[int, list[str]]
+) -> None:
+    """After the metering transaction commits: add its new ledger rows
+    ``(meter, quantity, at, api key)`` to the running totals and end the holds of the
+    work it stored, in one atomic step.  Never raises (the totals re-seed, holds end
+    at their deadlines)."""
+    pipe = client().pipeline(transaction=True)
+    for key, added in totals.usage_increments(usage).items():
+        pipe.eval(INCREMENT, 1, key, *[item for pair in added.items() for item in pair])
+    for tenant_id, hold_ids in holds.items():
+        if hold_ids:
+            _release(pipe, tenant_id, hold_ids)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("billing: could not settle usage and holds", exc_info=True)
+
+
+def release_expired(now: float | None = None, *, batch: int = 1000) -> int:
+    """End the holds past their deadline (their owner died); returns how many (beat)."""
+    released = 0
+    while True:
+        due = client().zrangebyscore(_deadlines_key(), 0, now or time.time(), start=0, num=batch)
+        if not due:
+            return released
+        by_tenant: dict[int, list[str]] = {}
+        for member in due:
+            tenant_id, _, hold_id = member.decode().partition(":")
+            by_tenant.setdefault(int(tenant_id), []).append(hold_id)
+        pipe = client().pipeline(transaction=False)
+        for tenant_id, hold_ids in by_tenant.items():
+            _release(pipe, tenant_id, hold_ids)
+        released += sum(pipe.execute())
+
+
+def held(tenant: Tenant) -> Totals:
+    """What the tenant's admitted, not yet settled work holds."""
+    return Totals.parse(client().hgetall(_held_key(tenant.pk)))
+
+
+# --- the check --------------------------------------------------------------------
+
+
+def _refuse_if_suspended(tenant: Tenant) -> None:
     if tenant.status == Tenant.Status.SUSPENDED:
         raise BillingError(
             "This organisation is suspended for an unpaid invoice; pay it to resume.",
             code="account_suspended",
         )
-    if quantity <= 0:
-        return
-    period = period_containing(timezone.now())
-    state = _state(tenant, period)
-    limit = state.quotas.get((api_key_ref, meter))
-    if limit is not None and state.key_usage.get((api_key_ref, meter), 0) + quantity > limit:
+
+
+def _check(
+    tenant: Tenant, used: Totals, held: Totals, limits: Limits, *, meter: str, api_key_ref: str
+) -> None:
+    """Refuse if the used and held totals (the new work held among them) cross a limit."""
+    limit = limits.quotas.get((api_key_ref, meter))
+    through_key = used.keys.get((api_key_ref, meter), 0) + held.keys.get((api_key_ref, meter), 0)
+    if limit is not None and through_key > limit:
         raise BillingError(
             f"This API key's monthly quota of {limit} {meter} would be exceeded.",
             code="api_key_quota_exceeded",
             param="api_key",
         )
-    if state.cap is not None:
-        usage = dict(state.usage)
-        usage[meter] = usage.get(meter, 0) + quantity
-        if usage_cost_exact(tenant.plan, usage) > state.cap:
-            raise BillingError(
-                f"This request would take the period's usage charges past the spend cap of "
-                f"{state.cap} (minor units); raise the cap or wait for the next period.",
-                code="spend_cap_exceeded",
-            )
-
-
-def usage_cost_exact(plan_code: str, usage: dict[str, int]) -> Decimal:
-    """The exact (unrounded) usage charges of meter totals for a period."""
-    plan = get_plan(plan_code)
-    return sum(
-        (
-            rate(plan.price_for(meter), quantity).exact_amount
-            for meter, quantity in usage.items()
-            if quantity
-        ),
-        Decimal(0),
-    )
-
-
-@dataclass(frozen=True)
-class _State:
-    usage: dict[str, int]
-    key_usage: dict[tuple[str, str], int]
-    cap: int | None
-    quotas: dict[tuple[str, str], int]
-
-
-def _state(tenant: Tenant, period: Period) -> _State:
-    usage_key, limits_key = _usage_key(tenant.pk, period), _limits_key(tenant.pk)
-    try:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.hgetall(usage_key)
-        pipe.hgetall(limits_key)
-        usage_hash, limits_hash = pipe.execute()
-        if _SEEDED.encode() not in usage_hash:
-            usage_hash = _seed(usage_key, _usage_fields(tenant, period))
-        if _SEEDED.encode() not in limits_hash:
-            limits_hash = _seed(limits_key, _limit_fields(tenant))
-    except redis.RedisError:
-        logger.warning("billing: Redis unavailable, spend check reads the database")
-        usage_hash = _encoded(_usage_fields(tenant, period))
-        limits_hash = _encoded(_limit_fields(tenant))
-    return _parse(usage_hash, limits_hash)
-
-
-def _parse(usage_hash: dict, limits_hash: dict) -> _State:
-    usage, key_usage, quotas = {}, {}, {}
-    for raw, value in usage_hash.items():
-        kind, _, rest = raw.decode().partition(":")
-        if kind == "m":
-            usage[rest] = int(value)
-        elif kind == "k":
-            key_ref, _, meter = rest.rpartition(":")
-            key_usage[(key_ref, meter)] = int(value)
-    cap = None
-    for raw, value in limits_hash.items():
-        kind, _, rest = raw.decode().partition(":")
-        if kind == "cap" and value.decode() != _NO_CAP:
-            cap = int(value)
-        elif kind == "q":
-            key_ref, _, meter = rest.rpartition(":")
-            quotas[(key_ref, meter)] = int(value)
-    return _State(usage, key_usage, cap, quotas)
-
-
-def _usage_fields(tenant: Tenant, period: Period) -> dict[str, int]:
-    fields: dict[str, int] = {}
-    with tenant_context(tenant):
-        for meter, _model, quantity in period_usage_get(tenant, period=period):
-            fields[f"m:{meter}"] = fields.get(f"m:{meter}", 0) + quantity
-        for meter, key_ref, quantity in period_usage_get(tenant, period=period, by_key=True):
-            fields[f"k:{key_ref}:{meter}"] = quantity
-    return fields
-
-
-def _limit_fields(tenant: Tenant) -> dict[str, int | str]:
-    with tenant_context(tenant):
-        own_cap = (
-            BillingAccount.objects.filter(tenant=tenant)
-            .values_list("spend_cap_minor", flat=True)
-            .first()
+    cap = limits.cap
+    if cap is not None and totals.usage_cost_exact(tenant.plan, (used + held).meters) > cap:
+        raise BillingError(
+            f"This request would take the period's usage charges past the spend cap of "
+            f"{limits.cap} (minor units); lower your usage or wait for the next period.",
+            code="spend_cap_exceeded",
         )
-        quotas = list(
-            ApiKeyQuota.objects.filter(tenant=tenant).values_list(
-                "api_key_ref", "meter", "monthly_limit"
-            )
+    queued = sum(held.meters.get(name, 0) for name in QUEUED_IMAGE_METERS)
+    if meter in QUEUED_IMAGE_METERS and queued > settings.INFERENCE_MAX_QUEUED_IMAGES_PER_TENANT:
+        raise RateLimited(
+            f"This organisation already has {settings.INFERENCE_MAX_QUEUED_IMAGES_PER_TENANT} "
+            "images queued for prediction; retry when some have finished.",
+            code="too_many_queued_images",
+            headers={"Retry-After": "1"},
         )
-    cap = get_plan(tenant.plan).spend_cap_in_force(own_cap)
-    fields: dict[str, int | str] = {"cap": _NO_CAP if cap is None else cap}
-    fields.update({f"q:{key_ref}:{meter}": limit for key_ref, meter, limit in quotas})
-    return fields
 
 
-def _seed(key: str, fields: dict) -> dict:
-    mapping = {_SEEDED: 1, **fields}
-    pipe = _redis().pipeline(transaction=True)
-    pipe.delete(key)
-    pipe.hset(key, mapping=mapping)
-    pipe.expire(key, SEED_TTL_S)
-    pipe.execute()
-    return _encoded(mapping)
+# --- Redis ------------------------------------------------------------------------
 
 
-def _encoded(fields: dict) -> dict[bytes, bytes]:
-    return {str(name).encode(): str(value).encode() for name, value in fields.items()}
+def _hold(tenant, period, hold_id, meter, key_field, quantity, deadline):
+    keys = [
+        _held_key(tenant.pk),
+        _holds_key(tenant.pk),
+        _deadlines_key(),
+        totals.usage_key(tenant.pk, period),
+        totals.limits_key(tenant.pk),
+    ]
+    args = [hold_id, meter, key_field, quantity, deadline, f"{tenant.pk}:{hold_id}"]
+    used, held_now, limits = client().eval(_HOLD, len(keys), *keys, *args)
+    used, limits = totals.seeded_or_seed(tenant, period, _pairs(used), _pairs(limits))
+    return used, Totals.parse(_pairs(held_now)), limits
 
 
-# --- keeping the totals current -------------------------------------------------
-
-
-def count_usage(tenant_id: int, rows: list[tuple[str, int, datetime, str]]) -> None:
-    """Add freshly inserted ledger rows ``(meter, quantity, occurred_at, api_key_ref)``.
-
-    Called after commit by ``usage_record``; a hash that is not seeded is left
-    alone (its next seed reads the ledger).  Never raises: the TTL repairs a
-    lost increment.
-    """
-    count_usage_of_tenants({tenant_id: rows})
-
-
-def count_usage_of_tenants(rows_by_tenant: dict[int, list[tuple[str, int, datetime, str]]]) -> None:
-    """``count_usage`` for several tenants in one Redis round trip."""
-    increments: dict[str, dict[str, int]] = {}
-    for tenant_id, rows in rows_by_tenant.items():
-        for meter, quantity, occurred_at, key_ref in rows:
-            key = _usage_key(tenant_id, period_containing(occurred_at))
-            fields = increments.setdefault(key, {})
-            for field in (f"m:{meter}", f"k:{key_ref}:{meter}"):
-                fields[field] = fields.get(field, 0) + quantity
-    if not increments:
-        return
+def _read(tenant: Tenant, period) -> tuple[Totals, Totals, Limits]:
     try:
-        pipe = _redis().pipeline(transaction=False)
-        for key, fields in increments.items():
-            args = [item for pair in fields.items() for item in pair]
-            pipe.eval(_INCREMENT, 1, key, *args)
-        pipe.execute()
+        pipe = client().pipeline(transaction=False)
+        pipe.hgetall(totals.usage_key(tenant.pk, period))
+        pipe.hgetall(_held_key(tenant.pk))
+        pipe.hgetall(totals.limits_key(tenant.pk))
+        used, held_now, limits = pipe.execute()
     except redis.RedisError:
-        logger.warning("billing: could not update running usage totals", exc_info=True)
+        used, limits = totals.from_database(tenant, period)
+        return used, Totals({}, {}), limits
+    used, limits = totals.seeded_or_seed(tenant, period, used, limits)
+    return used, Totals.parse(held_now), limits
 
 
-def forget_limits(tenant: Tenant) -> None:
-    """Drop the cached limits after a cap or quota change (the next check re-reads them)."""
-    try:
-        _redis().delete(_limits_key(tenant.pk))
-    except redis.RedisError:
-        logger.warning("billing: could not drop cached limits; they expire in %s s", SEED_TTL_S)
+def _release(pipe, tenant_id: int, hold_ids: list[str]):
+    keys = [_held_key(tenant_id), _holds_key(tenant_id), _deadlines_key()]
+    return pipe.eval(_RELEASE, len(keys), *keys, tenant_id, *hold_ids)
 
 
-def _usage_key(tenant_id: int, period: Period) -> str:
-    return f"{_namespace()}:usage:{tenant_id}:{period.label}"
+def _pairs(flat: list) -> dict[bytes, bytes]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _limits_key(tenant_id: int) -> str:
-    return f"{_namespace()}:limits:{tenant_id}"
+def _held_key(tenant_id: int) -> str:
+    return f"{totals.namespace()}:held:{tenant_id}"
 
 
-@cache
-def _namespace() -> str:
-    # Tenant ids are per database: two databases sharing a Redis must not share totals.
-    return f"billing:{settings.DATABASES['default']['NAME']}"
+def _holds_key(tenant_id: int) -> str:
+    return f"{totals.namespace()}:holds:{tenant_id}"
 
 
-def _redis() -> redis.Redis:
-    return core_redis.client(Use.COUNTERS)
+def _deadlines_key() -> str:
+    return f"{totals.namespace()}:hold-deadlines"
+
+
+def client() -> redis.Redis:
+    return totals.client()

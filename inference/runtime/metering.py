@@ -97,10 +97,12 @@ def _usage(payload: dict) -> UsageDraft:
 def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
     """``outcomes``: (lane payload, {"status", "results" | "error"}) pairs.
 
-    Running spend totals (billing.spend.enforcement) count the usage of first
-    deliveries: a multi-statement round trip cannot say which ledger rows were
-    new, and an entry served again after a crash was most likely stored before
-    it (the totals re-seed from the ledger, which is exact either way).
+    After commit, the running spend totals count the usage and every entry's
+    hold ends (billing.spend.enforcement.settle).  An entry served again after a
+    crash counts again (a multi-statement round trip cannot say which ledger
+    rows were new, and its first count may have died with the worker): a double
+    count only refuses early until the totals re-seed from the ledger, which is
+    exact; a lost one could admit work past a cap.
     """
     if not outcomes:
         return
@@ -108,6 +110,7 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
     statements: list[str] = []
     params: list = []
     counted: dict[int, list[tuple]] = {}
+    settled: dict[int, list[str]] = {}
     ordered = sorted(outcomes, key=lambda pair: pair[0]["tenant_id"])
     for tenant_id, group in groupby(ordered, key=lambda pair: pair[0]["tenant_id"]):
         tenant = _tenant(tenant_id)
@@ -115,6 +118,7 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
         if tenant is None:  # deleted while its requests queued: nothing to store or bill
             logger.warning("dropping %d predictions of unknown tenant %s", len(pairs), tenant_id)
             continue
+        settled[tenant_id] = [payload["prediction_id"] for payload, _ in pairs]
         with tenant_context(tenant):
             statements.append(database_settings_sql())
         sql, values = _predictions_upsert(tenant, pairs, now)
@@ -132,12 +136,19 @@ def record_outcomes(outcomes: list[tuple[dict, dict]]) -> None:
             params += values
             counted[tenant_id] = [
                 (d.meter, d.quantity, now, d.api_key_ref)  # now: which period's totals
-                for payload, d in zip(billed, drafts, strict=True)
-                if not payload.get("attempt")
+                for d in drafts
             ]
     if not statements:
         return
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("".join(statements), params)
-        transaction.on_commit(lambda: enforcement.count_usage_of_tenants(counted))
+        transaction.on_commit(lambda: enforcement.settle(counted, settled))
+
+
+def release_holds(payloads: list[dict]) -> None:
+    """End the admission holds of entries that are not stored (metering off)."""
+    by_tenant: dict[int, list[str]] = {}
+    for payload in payloads:
+        by_tenant.setdefault(payload["tenant_id"], []).append(payload["prediction_id"])
+    enforcement.settle({}, by_tenant)

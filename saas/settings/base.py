@@ -170,6 +170,9 @@ STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # e.g. localstripe in tests
 STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS", default=[])
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
+# A credit note above this (minor units) takes effect only once a second staff member
+# approves it (billing.services.credit_note_approve).
+BILLING_CREDIT_NOTE_APPROVAL_MINOR = env.int("BILLING_CREDIT_NOTE_APPROVAL_MINOR", default=10_000)
 CELERY_BEAT_SCHEDULE = {
     "billing-rollup": {"task": "billing.rollup_usage", "schedule": 15 * 60},
     "billing-close-period": {
@@ -177,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour="0,6"),
     },
     "billing-grace-periods": {"task": "billing.enforce_grace_periods", "schedule": 3600},
+    # Admission holds whose owner died before ending them (billing.spend.enforcement).
+    "billing-expired-holds": {"task": "billing.release_expired_holds", "schedule": 60},
     "billing-inbox-sweep": {"task": "billing.sweep_stripe_inbox", "schedule": 600},
     "billing-reconcile": {
         "task": "billing.reconcile_stripe",
@@ -208,6 +213,10 @@ INFERENCE_MAX_IMAGE_PIXELS = env.int("INFERENCE_MAX_IMAGE_PIXELS", default=40_00
 INFERENCE_SYNC_TIMEOUT_S = env.float("INFERENCE_SYNC_TIMEOUT_S", default=30.0)
 # How long a queued request may wait for a worker (asynchronous predictions may queue).
 INFERENCE_INPUT_TTL_S = env.int("INFERENCE_INPUT_TTL_S", default=3600)
+# Images of one organisation admitted and not yet stored; past it a predict is 429.
+INFERENCE_MAX_QUEUED_IMAGES_PER_TENANT = env.int(
+    "INFERENCE_MAX_QUEUED_IMAGES_PER_TENANT", default=10_000
+)
 INFERENCE_MAX_BATCH_IMAGES = env.int("INFERENCE_MAX_BATCH_IMAGES", default=128)
 INFERENCE_MAX_WAIT_MS = env.float("INFERENCE_MAX_WAIT_MS", default=2.0)
 INFERENCE_GIL_SWITCH_INTERVAL_S = env.float("INFERENCE_GIL_SWITCH_INTERVAL_S", default=0.0005)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing import services
 from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED
-from billing.spend import enforcement
+from billing.spend import enforcement, totals
 from billing.spend.alerts import spend_alerts_check
 from billing.spend.enforcement import ensure_billable
 from core.errors import BillingError
@@ -52,7 +52,7 @@ def test_the_free_plan_stops_at_its_allowance(db):
 def test_a_tenants_own_cap_is_a_hard_limit(tenant_a):
     with tenant_a.context():
         services.spend_cap_set(tenant_a.tenant, actor=tenant_a.owner, cap_minor=100)
-    enforcement.forget_limits(tenant_a.tenant)  # on_commit does this in production
+    totals.forget_limits(tenant_a.tenant)  # on_commit does this in production
     record(tenant_a, IMAGES_BASE, 1_900, now_minus())  # 95 cents
     ensure_billable(tenant_a.tenant, meter=IMAGES_BASE, quantity=100)  # exactly 100: allowed
     assert refused(tenant_a.tenant, meter=IMAGES_BASE, quantity=101) == "spend_cap_exceeded"
@@ -79,7 +79,7 @@ def test_the_warm_check_runs_no_sql_and_sees_committed_usage(
 ):
     with tenant_a.context():
         services.spend_cap_set(tenant_a.tenant, actor=tenant_a.owner, cap_minor=100)
-    enforcement.forget_limits(tenant_a.tenant)
+    totals.forget_limits(tenant_a.tenant)
     ensure_billable(tenant_a.tenant, meter=IMAGES_BASE, quantity=1)  # seeds Redis
     with django_capture_on_commit_callbacks(execute=True):
         key = record(tenant_a, IMAGES_BASE, 1_990, now_minus())
@@ -96,10 +96,11 @@ def test_the_warm_check_runs_no_sql_and_sees_committed_usage(
 
 def test_without_redis_the_check_reads_the_database(tenant_a, monkeypatch):
     class Down:
-        def pipeline(self, **kwargs):
+        def __getattr__(self, name):
             raise redis.ConnectionError("down")
 
-    monkeypatch.setattr(enforcement, "_redis", lambda: Down())
+    monkeypatch.setattr(enforcement, "client", lambda: Down())
+    monkeypatch.setattr(totals, "client", lambda: Down())
     record(tenant_a, IMAGES_BASE, 2_000_000, now_minus())  # $10 of $1,000
     ensure_billable(tenant_a.tenant, meter=IMAGES_BASE, quantity=1)
     assert refused(tenant_a.tenant, meter=IMAGES_BASE, quantity=10**9) == "spend_cap_exceeded"

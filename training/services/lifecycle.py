@@ -349,19 +349,15 @@ def _finish(
             "hyperparameters",
         ]
     )
-    if job.billed_seconds:
-        usage_record(
-            job.tenant,
-            [
-                UsageDraft(
-                    meter=TRAINING_SECONDS,
-                    quantity=job.billed_seconds,
-                    idempotency_key=f"fine_tune:{job.public_id}",
-                    source=f"fine_tune:{job.public_id}",
-                    model_ref=job.model.public_id if job.model_id else "",
-                )
-            ],
-        )
+    usage = UsageDraft(
+        meter=TRAINING_SECONDS,
+        quantity=job.billed_seconds,
+        idempotency_key=f"fine_tune:{job.public_id}",
+        source=f"fine_tune:{job.public_id}",
+        model_ref=job.model.public_id if job.model_id else "",
+    )
+    # The time used is billed and the budget reserved at creation ends, after commit.
+    usage_record(job.tenant, [usage] if job.billed_seconds else [], settles=[job.public_id])
     level = FineTuneEvent.Level.ERROR if status == Status.FAILED else FineTuneEvent.Level.INFO
     message = {
         Status.SUCCEEDED: f"The job succeeded: model {getattr(job.model, 'public_id', '')}"
