@@ -10,7 +10,8 @@ COPY, then times in one run:
 * ``close_period()`` — rating every tenant's month into invoices and lines;
 
 and prints each with its ratio to the reference (target: rollup + close <= 3x).
-It also times the warm ``ensure_billable`` check on the predict path.
+Then bench/admission.py: the cost of admission with reservations against the check
+without them, and what a flood of 32 clients gets past a free tenant's allowance.
 
 Run: ``.venv/bin/python bench/billing.py [--events 1000000] [--tenants 1000] [--hours 1 24]``.
 Each ``--hours`` value is one scenario, on a fresh database: the events are
@@ -26,7 +27,6 @@ import argparse
 import io
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -46,13 +46,13 @@ import psycopg2  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
+from bench import admission  # noqa: E402
 from billing.ledger.periods import period_containing  # noqa: E402
 from billing.ledger.rollup import rollup_usage  # noqa: E402
 from billing.ledger.usage import LEDGER_COLUMNS  # noqa: E402
 from billing.models import Invoice, InvoiceLine, UsageRollup  # noqa: E402
 from billing.pricing.closing import close_period  # noqa: E402
 from billing.pricing.price_book import IMAGES_BASE, IMAGES_FINETUNED, TRAINING_SECONDS  # noqa: E402
-from billing.spend.enforcement import ensure_billable  # noqa: E402
 from saas import config  # noqa: E402
 from saas.database_setup import ensure_roles_and_database  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
@@ -141,20 +141,6 @@ def timed(action):
     return time.perf_counter() - started, result
 
 
-def enforcement_latency(tenant_ids: list[int], calls: int = 5000) -> tuple[float, float]:
-    tenants = list(Tenant.objects.filter(pk__in=tenant_ids[:50]))
-    for tenant in tenants:
-        ensure_billable(tenant, meter=IMAGES_BASE, quantity=1)  # seed
-    samples = []
-    for n in range(calls):
-        tenant = tenants[n % len(tenants)]
-        started = time.perf_counter()
-        ensure_billable(tenant, meter=IMAGES_BASE, quantity=1, api_key_ref="key_x")
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.99)]
-
-
 def scenario(events: int, tenants: int, hours: int, period) -> float:
     """Load ``events`` spread over ``hours`` into a fresh ledger, then time rollup and
     close against the raw aggregate; returns (rollup + close) / raw."""
@@ -206,8 +192,7 @@ def main() -> None:
     period = period_containing(datetime.now(UTC)).previous()
 
     ratios = {hours: scenario(args.events, args.tenants, hours, period) for hours in args.hours}
-    p50, p99 = enforcement_latency(list(Tenant.objects.order_by("pk").values_list("pk", flat=True)))
-    print(f"\nensure_billable (warm)     : p50 {p50 * 1e6:.0f} us, p99 {p99 * 1e6:.0f} us")
+    admission.report()
     print("\nrollup + close vs the raw aggregate (target <= 3x for a scheduled run):")
     for hours, ratio in ratios.items():
         role = (
