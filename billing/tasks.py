@@ -96,7 +96,8 @@ def sync_invoice(tenant_id: int, invoice_id: int) -> str:
     **_LIMITS,
 )
 def refund_credit_note(tenant_id: int, credit_note_id: int) -> str:
-    """Scheduled on commit by billing.services.credit_note_create for a Stripe invoice."""
+    """Scheduled after commit when a credit note on a paid Stripe invoice takes effect
+    (billing.services.credit_notes: issued at once, or approved by a second staff member)."""
     with _tenant(tenant_id) as tenant:
         note = CreditNote.objects.select_related("invoice").get(pk=credit_note_id)
         return refunds.credit_note_refund(tenant, note).provider_refund_id

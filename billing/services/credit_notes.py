@@ -1,15 +1,8 @@
-"""Writes of billing: spend settings, invoice settlement, credit notes, account status.
-
-Each service takes the tenant first, runs in one transaction, and leaves an
-audit row.  Invoice state changes lock the invoice row (``select_for_update``)
-so a webhook and a finance action cannot interleave.  Credit notes are staff
-decisions: their services take a staff user holding the permission and refuse
-anyone else, a tenant's API key or member included.
-"""
+"""Credit notes: staff decisions, never a tenant's.  Their services take a staff user
+holding the permission and refuse anyone else, a tenant's API key or member included;
+above a threshold a second staff member approves."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -17,164 +10,17 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from billing.models import ApiKeyQuota, BillingAccount, CreditNote, Invoice
-from billing.pricing.price_book import METERS, get_plan
-from billing.spend import totals
-from core.context import tenant_context
+from billing.models import CreditNote, Invoice
+from billing.services.invoices import invoice_locked
 from core.errors import Conflict, InvalidRequest, PermissionDenied
 from tenants.audit import audit
 from tenants.models import Tenant
-from tenants.scoping import unscoped
 
 # The task (billing.tasks) that refunds a credit note through Stripe, sent by name after commit.
 REFUND_TASK = "billing.refund_credit_note"
 
 Status = Invoice.Status
 
-
-def billing_account(tenant: Tenant) -> BillingAccount:
-    """The tenant's billing account, created on first use."""
-    account, _ = BillingAccount.objects.get_or_create(tenant=tenant)
-    return account
-
-
-@transaction.atomic
-def spend_cap_set(tenant: Tenant, *, actor, cap_minor: int | None) -> BillingAccount:
-    """Lower the plan's monthly spend cap (``None``: back to the plan's).
-
-    Only at or below the plan's cap (any cap on an uncapped plan): the plan's
-    cap is what period close credits above, so raising it would make usage free.
-    """
-    if cap_minor is not None and cap_minor < 0:
-        raise InvalidRequest("The spend cap cannot be negative.", param="spend_cap")
-    plan_cap = get_plan(tenant.plan).monthly_spend_cap_minor
-    if cap_minor is not None and plan_cap is not None and cap_minor > plan_cap:
-        raise InvalidRequest(
-            f"The spend cap can only be lowered: the {tenant.plan} plan allows at most "
-            f"{plan_cap} (minor units) a month; change plans to spend more.",
-            code="spend_cap_above_plan",
-            param="spend_cap",
-        )
-    account = billing_account(tenant)
-    account.spend_cap_minor = cap_minor
-    account.save(update_fields=["spend_cap_minor"])
-    audit(
-        tenant,
-        actor=actor,
-        action="billing.spend_cap_set",
-        target=account.public_id,
-        spend_cap_minor=cap_minor,
-    )
-    transaction.on_commit(lambda: totals.forget_limits(tenant))
-    return account
-
-
-@transaction.atomic
-def key_quota_set(
-    tenant: Tenant, *, actor, api_key_ref: str, meter: str, monthly_limit: int | None
-) -> ApiKeyQuota | None:
-    """Limit one API key to ``monthly_limit`` units of ``meter`` a period (``None`` lifts it)."""
-    if meter not in METERS:
-        raise InvalidRequest(f"Unknown meter '{meter}'.", param="meter")
-    if monthly_limit is not None and monthly_limit < 0:
-        raise InvalidRequest("A quota cannot be negative.", param="monthly_limit")
-    quota = None
-    if monthly_limit is None:
-        ApiKeyQuota.objects.filter(tenant=tenant, api_key_ref=api_key_ref, meter=meter).delete()
-    else:
-        quota, _ = ApiKeyQuota.objects.update_or_create(
-            tenant=tenant,
-            api_key_ref=api_key_ref,
-            meter=meter,
-            defaults={"monthly_limit": monthly_limit},
-        )
-    audit(
-        tenant,
-        actor=actor,
-        action="billing.key_quota_set",
-        target=api_key_ref,
-        meter=meter,
-        monthly_limit=monthly_limit,
-    )
-    transaction.on_commit(lambda: totals.forget_limits(tenant))
-    return quota
-
-
-# --- invoices -------------------------------------------------------------------
-
-
-def _locked(invoice: Invoice) -> Invoice:
-    return Invoice.objects.select_for_update().get(tenant_id=invoice.tenant_id, pk=invoice.pk)
-
-
-@transaction.atomic
-def invoice_mark_paid(
-    tenant: Tenant, *, actor, invoice: Invoice, at: datetime | None = None
-) -> Invoice:
-    """Settle an open invoice (finance with the local provider, or Stripe's word).
-
-    Paying again is a no-op; a void invoice cannot be paid.  Paying the last
-    overdue invoice brings a past-due or suspended tenant back to active.
-    """
-    invoice = _locked(invoice)
-    if invoice.status == Status.PAID:
-        return invoice
-    if invoice.status == Status.VOID:
-        raise Conflict(
-            f"Invoice {invoice.public_id} is void and cannot be paid.", code="invoice_void"
-        )
-    invoice.status, invoice.paid_at = Status.PAID, at or timezone.now()
-    invoice.save(update_fields=["status", "paid_at"])
-    audit(
-        tenant,
-        actor=actor,
-        action="invoice.paid",
-        target=invoice.public_id,
-        amount_minor=invoice.amount_due_minor,
-    )
-    _restore_if_settled(tenant, actor=actor)
-    return invoice
-
-
-@transaction.atomic
-def invoice_void(tenant: Tenant, *, actor, invoice: Invoice, reason: str = "") -> Invoice:
-    invoice = _locked(invoice)
-    if invoice.status == Status.VOID:
-        return invoice
-    if invoice.status == Status.PAID:
-        raise Conflict(
-            f"Invoice {invoice.public_id} is paid; issue a credit note instead.",
-            code="invoice_paid",
-        )
-    invoice.status, invoice.voided_at = Status.VOID, timezone.now()
-    invoice.save(update_fields=["status", "voided_at"])
-    audit(tenant, actor=actor, action="invoice.voided", target=invoice.public_id, reason=reason)
-    _restore_if_settled(tenant, actor=actor)
-    return invoice
-
-
-@transaction.atomic
-def invoice_payment_failed(
-    tenant: Tenant, *, actor, invoice: Invoice, at: datetime, code: str = ""
-) -> Invoice:
-    """Record a failed collection: the tenant becomes past due (suspended after the grace)."""
-    invoice = _locked(invoice)
-    if invoice.status != Status.OPEN:
-        return invoice  # paid or void meanwhile: a stale failure changes nothing
-    if invoice.payment_failed_at is None or at > invoice.payment_failed_at:
-        invoice.payment_failed_at = at
-        invoice.save(update_fields=["payment_failed_at"])
-    audit(tenant, actor=actor, action="invoice.payment_failed", target=invoice.public_id, code=code)
-    account = billing_account(tenant)
-    if account.past_due_since is None:
-        account.past_due_since = at
-        account.save(update_fields=["past_due_since"])
-    if tenant.status == Tenant.Status.ACTIVE:
-        _set_status(tenant, Tenant.Status.PAST_DUE, actor=actor, invoice=invoice.public_id)
-    return invoice
-
-
-# --- credit notes: staff decisions ----------------------------------------------
 
 # Credits above this many minor units of the invoice's currency wait for a second
 # staff member's approval (``BILLING_CREDIT_NOTE_APPROVAL_MINOR``; $100.00).
@@ -236,7 +82,7 @@ def credit_note_create(
         raise InvalidRequest("A credit note needs a reason.", param="reason")
     if amount_minor <= 0:
         raise InvalidRequest("The amount must be a positive integer.", param="amount")
-    invoice = _locked(invoice)
+    invoice = invoice_locked(invoice)
     _ensure_creditable(invoice)
     pending = CreditNote.objects.filter(
         tenant=tenant, invoice=invoice, status=NoteStatus.PENDING_APPROVAL
@@ -278,7 +124,7 @@ def credit_note_approve(tenant: Tenant, *, actor, note: CreditNote) -> CreditNot
     refused and stays pending (reject it).
     """
     reviewed_by = _staff_with(actor, "billing.approve_credit_note")
-    invoice = _locked(note.invoice)  # the invoice first, in credit_note_create's order
+    invoice = invoice_locked(note.invoice)  # the invoice first, in credit_note_create's order
     note = _pending(tenant, note)
     if note.requested_by == reviewed_by:
         raise PermissionDenied(
@@ -407,51 +253,3 @@ def credit_note_refunded(
 
 
 # --- account status -------------------------------------------------------------
-
-
-def _restore_if_settled(tenant: Tenant, *, actor) -> None:
-    failing = Invoice.objects.filter(
-        tenant=tenant, status=Status.OPEN, payment_failed_at__isnull=False
-    )
-    if failing.exists():
-        return
-    BillingAccount.objects.filter(tenant=tenant).update(past_due_since=None)
-    if tenant.status != Tenant.Status.ACTIVE:
-        _set_status(tenant, Tenant.Status.ACTIVE, actor=actor)
-
-
-def _set_status(tenant: Tenant, status: str, *, actor, **data) -> None:
-    previous = tenant.status
-    Tenant.objects.filter(pk=tenant.pk).update(status=status)
-    tenant.status = status
-    audit(
-        tenant,
-        actor=actor,
-        action="tenant.billing_status",
-        target=tenant.public_id,
-        previous=previous,
-        status=status,
-        **data,
-    )
-
-
-def suspend_after_grace(*, now: datetime | None = None) -> list[str]:
-    """Suspend every tenant past due for longer than ``BILLING_GRACE_DAYS``; their ids."""
-    deadline = (now or timezone.now()) - timedelta(days=settings.BILLING_GRACE_DAYS)
-    with unscoped(reason="billing: find tenants past the payment grace period"):
-        overdue = list(
-            BillingAccount.objects.filter(past_due_since__lte=deadline).values_list(
-                "tenant_id", flat=True
-            )
-        )
-    suspended = []
-    for tenant in Tenant.objects.filter(pk__in=overdue, status=Tenant.Status.PAST_DUE):
-        with tenant_context(tenant), transaction.atomic():
-            _set_status(
-                tenant,
-                Tenant.Status.SUSPENDED,
-                actor="system",
-                reason=f"unpaid for {settings.BILLING_GRACE_DAYS} days",
-            )
-        suspended.append(tenant.public_id)
-    return suspended
