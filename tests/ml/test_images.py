@@ -2,9 +2,9 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
-from ml.images import ALLOWED_FORMATS, ImageRejected, load_image
+from ml.images import ALLOWED_FORMATS, ImageLimits, ImageRejected, load_image
 
 
 def _encoded(image: Image.Image, image_format: str) -> bytes:
@@ -45,3 +45,54 @@ def test_rgb_palette_and_alpha_images_decode_to_the_same_rgb_pixels():
     assert from_rgb.dtype == np.uint8 and from_rgb.shape == (8, 8, 3)
     np.testing.assert_array_equal(from_rgb, np.asarray(rgb))
     np.testing.assert_array_equal(from_rgba, np.asarray(rgb))
+
+
+def _photo_jpeg(width: int, height: int) -> bytes:
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x * 255 // width, y * 255 // height, (x + y) % 256], axis=-1)
+    return _encoded(Image.fromarray(pixels.astype(np.uint8)), "JPEG")
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch):
+    """The size at which each image's pixels were decoded (as its decoder is set up)."""
+    sizes = []
+    prepare = ImageFile.ImageFile.load_prepare
+
+    def recording_prepare(image):
+        sizes.append(image.size)
+        return prepare(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load_prepare", recording_prepare)
+    return sizes
+
+
+def test_a_large_jpeg_is_decoded_in_draft_mode_at_a_fraction_of_its_size(decoded_sizes):
+    data = _photo_jpeg(1600, 1200)
+
+    pixels = load_image(data, (64, 64))
+
+    assert decoded_sizes == [(200, 150)]  # libjpeg's 1/8 scale, still above 64x64
+    assert pixels.dtype == np.uint8 and pixels.shape == (64, 64, 3)
+    full = Image.open(io.BytesIO(data)).resize((64, 64), Image.Resampling.BILINEAR)
+    assert np.abs(pixels.astype(int) - np.asarray(full, dtype=int)).mean() < 1
+
+
+def test_draft_mode_never_decodes_a_jpeg_below_the_model_size(decoded_sizes):
+    pixels = load_image(_photo_jpeg(120, 90), (64, 48))  # (height, width)
+
+    assert decoded_sizes == [(120, 90)]  # at half scale it would be 45 high, under 64
+    assert pixels.shape == (64, 48, 3)
+
+
+def test_too_many_pixels_are_refused_from_the_header_before_any_pixel_is_decoded(
+    decoded_sizes,
+):
+    data = _photo_jpeg(2100, 2000)  # 4.2 MP
+
+    with pytest.raises(ImageRejected) as raised:
+        load_image(data, (64, 64), ImageLimits(max_pixels=4_000_000))
+
+    assert (raised.value.code, raised.value.status) == ("image_too_many_pixels", 413)
+    assert "2100x2000" in raised.value.message
+    assert decoded_sizes == []
