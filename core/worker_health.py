@@ -15,7 +15,7 @@ import redis
 from core import redis as core_redis
 from core.redis import Use
 
-QUEUES = ("inference", "training", "default")
+QUEUES = ("inference", "training", "datasets", "default")
 INTERVAL_S, TTL_S = 3, 10
 
 

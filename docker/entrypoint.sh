@@ -50,10 +50,14 @@ case "${1:-web}" in
             --loglevel "${log_level}"
         ;;
     worker)
+        # CPU workers, prefork (so time limits work), as saas/workers.py runs them:
+        # WORKER_QUEUES=default (billing, webhooks, e-mail, schedules) or
+        # WORKER_QUEUES=datasets (dataset validation, kept apart from billing).
         export WORKER_QUEUES="${WORKER_QUEUES:-default}"
         exec celery -A saas worker \
             -Q "${WORKER_QUEUES}" \
             -n "$(node_name)" \
+            --pool prefork \
             --concurrency "${WORKER_CONCURRENCY:-2}" \
             --loglevel "${log_level}"
         ;;

@@ -1,8 +1,9 @@
 """The Celery application shared by every worker and by beat.
 
 Queues: ``inference`` and ``training`` (GPU workers; the only processes that
-import TensorFlow), ``default`` (everything else).  Tasks are routed by the
-prefix of their stable names.
+import TensorFlow), ``datasets`` (dataset validation: CPU-heavy, minutes per
+archive, kept off ``default`` so billing never waits behind it), ``default``
+(everything else).  Tasks are routed by the prefix of their stable names.
 """
 
 import os
@@ -10,7 +11,7 @@ import os
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.production")
 
 app = Celery("saas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -20,7 +21,11 @@ app.conf.update(
     result_serializer="json",
     accept_content=["json"],
     task_default_queue="default",
-    task_routes={"inference.*": {"queue": "inference"}, "training.*": {"queue": "training"}},
+    task_routes={
+        "inference.*": {"queue": "inference"},
+        "training.*": {"queue": "training"},
+        "datasets.*": {"queue": "datasets"},
+    },
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

@@ -13,6 +13,9 @@ POOLS: dict[str, list[str]] = {
     # Prefork with one child that imports TensorFlow lazily; a fresh child per
     # job returns all memory, and the hard time limit works.
     "training": ["--pool", "prefork", "--concurrency", "1", "--max-tasks-per-child", "1"],
+    # Dataset validation: CPU-bound and long (up to 30 minutes per archive), so on
+    # its own queue; prefork so that the task's time limits are real.
+    "datasets": ["--pool", "prefork", "--concurrency", "2"],
     "default": ["--pool", "prefork", "--concurrency", "2"],
 }
 

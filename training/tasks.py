@@ -1,12 +1,15 @@
 """Training's Celery tasks: interfaces that enter the tenant and call one service.
 
-* ``datasets.validate`` (queue ``default``): scan an uploaded archive.
+* ``datasets.validate`` (queue ``datasets``, its own worker): scan an uploaded
+  archive.  Up to 30 minutes of CPU for a crafted one, so never on ``default``,
+  where Stripe webhooks, rollups, period close and refunds run.
 * ``training.run_fine_tune`` (queue ``training``): run one job.
 * ``fine_tunes.reap_stale`` (queue ``default``, on a schedule): fail jobs whose
   worker went silent.
 
 No TensorFlow here: the trainer (:mod:`training.runtime`) is imported inside
-the task body, so the web process and the default worker can import this module.
+the task body, so the web process and the datasets and default workers can import
+this module.
 
 The training worker runs ``--pool prefork --concurrency 1`` (one job per GPU,
 one worker per GPU) and ``--max-tasks-per-child 1``: TensorFlow is not

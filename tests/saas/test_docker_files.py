@@ -40,7 +40,8 @@ healthcheck = _load_script("healthcheck")
 requirements = _load_script("requirements")
 
 GPU_SERVICES = {"inference-worker": "inference", "training-worker": "training"}
-APP_SERVICES = {"migrate", "web", "inference-worker", "training-worker", "default-worker", "beat"}
+CPU_WORKER_SERVICES = {"default-worker": "default", "datasets-worker": "datasets"}
+APP_SERVICES = {"migrate", "web", *GPU_SERVICES, *CPU_WORKER_SERVICES, "beat"}
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def test_every_queue_the_code_knows_has_exactly_one_kind_of_worker():
         for name, service in services().items()
         if "WORKER_QUEUES" in service.get("environment", {})
     }
-    assert consumed == {**GPU_SERVICES, "default-worker": "default"}
+    assert consumed == {**GPU_SERVICES, **CPU_WORKER_SERVICES}
     assert sorted(consumed.values()) == sorted(known_queues())
 
 
@@ -224,14 +225,36 @@ def test_services_start_in_order_schema_first():
             "condition": "service_completed_successfully"
         }, name
         assert every[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
-    for name in ("postgres", "redis", "web", "default-worker", *GPU_SERVICES):
+    for name in ("postgres", "redis", "web", *CPU_WORKER_SERVICES, *GPU_SERVICES):
         assert every[name]["healthcheck"]["test"][0] == "CMD", name
     assert every["migrate"]["restart"] == "no"
 
 
 def test_media_volume_is_shared_by_every_process_that_handles_files():
-    for name in ("web", "default-worker", *GPU_SERVICES):
+    for name in ("web", *CPU_WORKER_SERVICES, *GPU_SERVICES):
         assert "media:/data/media" in services()[name]["volumes"], name
+
+
+def test_dataset_validation_has_its_own_cpu_worker_service():
+    """Validation may cost minutes of CPU per archive: it must never share the default
+    worker, where webhooks, rollups, period close and refunds run."""
+    for name, queue in CPU_WORKER_SERVICES.items():
+        service = services()[name]
+        assert service["command"] == ["worker"] and service["build"]["target"] == "worker"
+        assert service["environment"]["WORKER_QUEUES"] == queue, name
+        assert int(service["environment"]["WORKER_CONCURRENCY"]) >= 1, name
+
+
+def test_the_worker_entrypoint_runs_a_prefork_worker_on_the_queue_it_is_given(tmp_path):
+    ran = run_entrypoint(tmp_path, "worker", WORKER_QUEUES="datasets", WORKER_CONCURRENCY="3")
+
+    assert ran.returncode == 0, ran.stderr
+    argv = ran.stdout.split("\n")
+    assert argv[:5] == ["celery", "-A", "saas", "worker", "-Q"]
+    assert argv[argv.index("-Q") + 1] == "datasets"
+    assert argv[argv.index("-n") + 1] == "datasets@host-1"
+    assert argv[argv.index("--pool") + 1] == "prefork"
+    assert argv[argv.index("--concurrency") + 1] == "3"
 
 
 def test_postgres_runs_the_role_script_on_first_start():

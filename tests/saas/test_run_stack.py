@@ -101,7 +101,7 @@ def test_runstack_serves_healthz_and_a_prediction_then_stops_cleanly():
         assert status == 200, body
         assert body["database"] == body["redis"] == "ok"
         assert all(queue["workers"] >= 1 for queue in body["queues"].values())
-        assert set(body["queues"]) == {"inference", "training", "default"}
+        assert set(body["queues"]) == {"inference", "training", "datasets", "default"}
         prediction = _predict(port, env)
         assert prediction["status"] == "succeeded" and len(prediction["results"]) == 1
     finally:

@@ -41,11 +41,11 @@ def retry_waits(monkeypatch) -> list[float]:
 
 @pytest.fixture(scope="module")
 def workers(django_db_setup):
-    """Every worker of the journey, as in production: default (dataset validation),
-    training (prefork, one child) and inference (threads).  Module scope: the other
-    tests rely on nothing being processed behind their back."""
+    """Every worker of the journey, as in production: datasets (validation), training
+    (prefork, one child) and inference (solo).  Module scope: the other tests rely on
+    nothing being processed behind their back."""
     with contextlib.ExitStack() as stack:
-        stack.enter_context(celery_worker("default"))
+        stack.enter_context(celery_worker("datasets"))
         stack.enter_context(celery_worker("training"))
         stack.enter_context(celery_worker("inference"))
         yield

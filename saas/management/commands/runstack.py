@@ -1,4 +1,4 @@
-"""``make run``: the whole stack in the foreground — web, the three Celery
+"""``make run``: the whole stack in the foreground — web, the four Celery
 workers and beat — on the embedded services unless configured otherwise."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def _processes(port: int) -> dict[str, list[str]]:
             *worker_command("inference", node="inference@%h"),
         ],
         "training": worker_command("training", node="training@%h"),
+        "datasets": worker_command("datasets", node="datasets@%h"),
         "default": worker_command("default", node="default@%h"),
         "beat": [
             *celery,
@@ -63,7 +64,7 @@ def _processes(port: int) -> dict[str, list[str]]:
 
 
 class Command(BaseCommand):
-    help = "Run web, the inference/training/default workers and beat until Ctrl-C."
+    help = "Run web, the inference/training/datasets/default workers and beat until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
