@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "TRAINING_MAX_CONCURRENT_JOBS_PER_TENANT": 2,
     # Jobs of one tenant not yet finished (validating, queued or running); more is 429.
     "TRAINING_MAX_UNFINISHED_JOBS_PER_TENANT": 10,
+    # Datasets of one tenant uploaded and not yet validated (each can cost the datasets
+    # worker up to 30 minutes of CPU); another upload is 429 until one settles.
+    "TRAINING_MAX_PROCESSING_DATASETS_PER_TENANT": 3,
     # A running job whose worker has not written for this long is declared lost.
     "TRAINING_STALE_AFTER_S": 300,
     # How often the worker writes progress and reads cancellation.

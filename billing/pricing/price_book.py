@@ -25,6 +25,10 @@ The default plans (all ``usd``, monthly) are sized for a small image-model API:
 * ``committed`` -- $500 a month including 2M base-model images, 1M
   fine-tuned images and 10 training hours, then cheaper tiers than ``payg``;
   no spend cap.
+
+Each plan also bounds the datasets a tenant keeps stored (``storage``; training
+refuses an upload past it before storing anything): ``free`` 10 datasets and
+1 GiB, ``payg`` 200 and 50 GiB, ``committed`` 2,000 and 500 GiB.
 """
 
 from __future__ import annotations
@@ -94,13 +98,28 @@ class MeterPrice:
 
 
 @dataclass(frozen=True)
+class StorageQuota:
+    """What a tenant may keep stored: datasets holding files and their bytes (``None``:
+    no limit).  Not metered or billed: a limit of the plan, like its spend cap."""
+
+    datasets: int | None = None
+    bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("datasets", "bytes"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 0):
+                raise ValueError(f"{name} must be a non-negative int or None, got {value!r}")
+
+
+@dataclass(frozen=True)
 class Plan:
     """A monthly plan: a fixed fee plus a price per meter.
 
     ``monthly_spend_cap_minor`` caps the *usage* charges of one period (the
     base fee is not capped); ``None`` means uncapped. Rating credits anything
     above the cap on the invoice; the quota gate uses the same number to refuse
-    usage before it happens.
+    usage before it happens.  ``storage`` bounds the datasets kept stored.
     """
 
     code: str
@@ -110,6 +129,7 @@ class Plan:
     prices: Mapping[str, MeterPrice]
     period: Literal["month"] = "month"
     monthly_spend_cap_minor: int | None = None
+    storage: StorageQuota = StorageQuota()
 
     def __post_init__(self) -> None:
         if not _is_int(self.base_fee_minor) or self.base_fee_minor < 0:
@@ -143,7 +163,13 @@ def _is_int(value: object) -> bool:
 
 
 def _plan(
-    code: str, name: str, *, base_fee_minor: int, cap: int | None, prices: list[MeterPrice]
+    code: str,
+    name: str,
+    *,
+    base_fee_minor: int,
+    cap: int | None,
+    prices: list[MeterPrice],
+    storage: StorageQuota,
 ) -> Plan:
     return Plan(
         code=code,
@@ -152,7 +178,11 @@ def _plan(
         base_fee_minor=base_fee_minor,
         prices=MappingProxyType({price.meter: price for price in prices}),
         monthly_spend_cap_minor=cap,
+        storage=storage,
     )
+
+
+_GIB = 1024**3
 
 
 # Volume tiers shared by ``payg`` and the overflow of ``free``: $0.50 / 1,000
@@ -184,6 +214,7 @@ FREE = _plan(
         MeterPrice(IMAGES_FINETUNED, 1_000, _PAYG_FINETUNED_TIERS),
         MeterPrice(TRAINING_SECONDS, 1_800, _PAYG_TRAINING_TIERS),
     ],
+    storage=StorageQuota(datasets=10, bytes=1 * _GIB),
 )
 
 PAYG = _plan(
@@ -196,6 +227,7 @@ PAYG = _plan(
         MeterPrice(IMAGES_FINETUNED, 0, _PAYG_FINETUNED_TIERS),
         MeterPrice(TRAINING_SECONDS, 0, _PAYG_TRAINING_TIERS),
     ],
+    storage=StorageQuota(datasets=200, bytes=50 * _GIB),
 )
 
 COMMITTED = _plan(
@@ -216,6 +248,7 @@ COMMITTED = _plan(
         ),
         MeterPrice(TRAINING_SECONDS, 36_000, (Tier(None, Decimal("0.05")),)),
     ],
+    storage=StorageQuota(datasets=2_000, bytes=500 * _GIB),
 )
 
 DEFAULT_PLANS: Mapping[str, Plan] = MappingProxyType(
@@ -245,6 +278,7 @@ __all__ = [
     "TRAINING_SECONDS",
     "MeterPrice",
     "Plan",
+    "StorageQuota",
     "Tier",
     "get_plan",
 ]

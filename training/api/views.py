@@ -19,7 +19,7 @@ from training.services import datasets, fine_tunes, lifecycle
 
 class DatasetListCreate(TenantAPIView):
     required_scopes = {"GET": Scope.READ, "POST": Scope.TRAIN}
-    error_statuses = {"POST": (413,)}
+    error_statuses = {"POST": (402, 413)}  # suspended or past the storage quota; too large
 
     @extend_schema(operation_id="datasets_list", responses=DatasetOutput(many=True))
     def get(self, request):

@@ -1,9 +1,15 @@
-"""Writes for datasets: upload, validation (on the default worker) and deletion.
+"""Writes for datasets: upload, validation (on the datasets worker) and deletion.
 
 An upload is stored under the tenant and answered at once (``processing``);
 ``datasets.validate`` scans it in place with :mod:`training.dataset_archive`
 and either freezes it as ``ready`` with its statistics or marks it ``failed``
 with the reason and deletes every file of it.
+
+Validation runs on its own queue and worker (``datasets``): a crafted archive may
+cost up to 30 minutes of CPU, and the default worker's billing work (webhooks,
+rollups, period close) must never wait behind it.  An upload is refused before
+anything is stored when the tenant is suspended, has too many datasets still
+validating, or would pass its plan's storage quota (see :func:`dataset_create`).
 """
 
 from __future__ import annotations
@@ -16,14 +22,16 @@ from pathlib import PurePosixPath
 from celery import current_app
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from core.errors import Conflict, InvalidRequest
+from billing.pricing.price_book import get_plan
+from core.errors import BillingError, Conflict, InvalidRequest, RateLimited
 from core.ids import new_public_id
 from tenants.audit import audit
 from tenants.models import Tenant
-from training.conf import archive_limits
+from training.conf import archive_limits, setting
 from training.dataset_archive import ArchiveRejected, read_dataset_archive
 from training.models import Dataset, FineTuneJob
 from training.services import lifecycle
@@ -37,7 +45,10 @@ from training.storage import (
 
 logger = logging.getLogger(__name__)
 
-VALIDATE_TASK = "datasets.validate"  # not "training.*": it runs on the default queue
+# Routed by its prefix to the "datasets" queue (saas/celery.py), never to "default".
+VALIDATE_TASK = "datasets.validate"
+_UPLOAD_LOCK_NAMESPACE = 7307  # pg_advisory_xact_lock(namespace, tenant id)
+PROCESSING_RETRY_AFTER_S = 10
 
 
 def _dataset_name(name: str, upload) -> str:
@@ -46,29 +57,25 @@ def _dataset_name(name: str, upload) -> str:
 
 
 def dataset_create(tenant: Tenant, *, actor, upload, name: str = "") -> Dataset:
-    """Store an uploaded archive and queue its validation; refuses empty or oversized files.
+    """Store an uploaded archive and queue its validation.
 
-    Returns the dataset in ``processing``.  Nothing is kept if this fails.
+    Returns the dataset in ``processing``.  Refused, with nothing stored, for a
+    suspended tenant (402 ``account_suspended``), a missing or empty file (400),
+    one over ``max_archive_bytes`` (413), past the tenant's datasets still being
+    validated (429 ``too_many_datasets_processing``) and past its plan's storage
+    quota (402 ``storage_quota_exceeded``).  Nothing is kept if this fails.
     """
-    if upload is None:
-        raise InvalidRequest(
-            "Send the dataset archive as the multipart field 'file'.", param="file"
-        )
-    limit = archive_limits().max_archive_bytes
-    if upload.size == 0:
-        raise InvalidRequest("The uploaded file is empty.", code="empty_file", param="file")
-    if upload.size > limit:
-        raise InvalidRequest(
-            f"The archive is {upload.size} bytes; the limit is {limit} bytes.",
-            code="file_too_large",
-            param="file",
-            status=413,
-        )
+    _refuse_if_suspended(tenant)
+    _check_upload(upload)
     dataset = Dataset(tenant=tenant, name=_dataset_name(name, upload), size_bytes=upload.size)
     dataset.public_id = new_public_id(Dataset.PUBLIC_ID_PREFIX)
     dataset.archive_key = dataset_file_key(tenant, dataset.public_id, ARCHIVE_FILE)
     try:
         with transaction.atomic():
+            # One upload per tenant at a time, until it commits, so that two racing
+            # uploads cannot both pass the limits below.
+            _lock_uploads(tenant)
+            _check_limits(tenant, upload.size)
             stored = default_storage.save(dataset.archive_key, upload)
             if stored != dataset.archive_key:  # a fresh random id: cannot happen, never guess
                 raise RuntimeError(f"storage renamed {dataset.archive_key} to {stored}")
@@ -88,6 +95,75 @@ def dataset_create(tenant: Tenant, *, actor, upload, name: str = "") -> Dataset:
         delete_prefix(dataset_prefix(tenant, dataset.public_id))
         raise
     return dataset
+
+
+def _refuse_if_suspended(tenant: Tenant) -> None:
+    # The same refusal as a prediction's (billing.spend.enforcement): a suspended
+    # organisation stores nothing new until it pays.
+    if tenant.status == Tenant.Status.SUSPENDED:
+        raise BillingError(
+            "This organisation is suspended for an unpaid invoice; pay it to resume.",
+            code="account_suspended",
+        )
+
+
+def _check_upload(upload) -> None:
+    if upload is None:
+        raise InvalidRequest(
+            "Send the dataset archive as the multipart field 'file'.", param="file"
+        )
+    limit = archive_limits().max_archive_bytes
+    if upload.size == 0:
+        raise InvalidRequest("The uploaded file is empty.", code="empty_file", param="file")
+    if upload.size > limit:
+        raise InvalidRequest(
+            f"The archive is {upload.size} bytes; the limit is {limit} bytes.",
+            code="file_too_large",
+            param="file",
+            status=413,
+        )
+
+
+def _lock_uploads(tenant: Tenant) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_UPLOAD_LOCK_NAMESPACE, tenant.pk])
+
+
+def _check_limits(tenant: Tenant, size: int) -> None:
+    """The in-flight limit (429) and the plan's storage quota (402) for one more upload.
+
+    Storage counts the datasets that hold files: ``processing`` and ``ready`` (a
+    failed dataset keeps none), so deleting a dataset frees its share at once.
+    """
+    held = Dataset.objects.filter(tenant=tenant).aggregate(
+        processing=Count("id", filter=Q(status=Dataset.Status.PROCESSING)),
+        stored=Count("id", filter=~Q(status=Dataset.Status.FAILED)),
+        stored_bytes=Sum("size_bytes", filter=~Q(status=Dataset.Status.FAILED), default=0),
+    )
+    in_flight = int(setting("TRAINING_MAX_PROCESSING_DATASETS_PER_TENANT"))
+    if held["processing"] >= in_flight:
+        raise RateLimited(
+            f"This organisation already has {in_flight} datasets being validated; upload "
+            "another when one of them is ready or failed.",
+            code="too_many_datasets_processing",
+            headers={"Retry-After": str(PROCESSING_RETRY_AFTER_S)},
+        )
+    plan = get_plan(tenant.plan)
+    quota = plan.storage
+    if quota.datasets is not None and held["stored"] + 1 > quota.datasets:
+        raise BillingError(
+            f"The {plan.name} plan keeps at most {quota.datasets} datasets and this "
+            "organisation has reached it; delete a dataset to upload another.",
+            code="storage_quota_exceeded",
+        )
+    if quota.bytes is not None and held["stored_bytes"] + size > quota.bytes:
+        raise BillingError(
+            f"This archive of {size} bytes would take the datasets stored to "
+            f"{held['stored_bytes'] + size} bytes, past the {plan.name} plan's {quota.bytes}; "
+            "delete datasets to make room.",
+            code="storage_quota_exceeded",
+            param="file",
+        )
 
 
 def _sha256(fileobj) -> str:
