@@ -17,7 +17,7 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-* && touch $@
 
 run: setup
-	$(PY) manage.py runstack
+	DJANGO_SETTINGS_MODULE=saas.settings.local $(PY) manage.py runstack
 
 test: setup
 	$(PY) -m pytest

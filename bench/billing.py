@@ -66,7 +66,7 @@ RAW_AGGREGATE = (
 def fresh_database() -> dict:
     connections.close_all()  # the previous scenario's database is dropped
     plan = config.database_plan()
-    ensure_roles_and_database(plan.admin, plan.owner, plan.app, recreate=True)
+    ensure_roles_and_database(plan, recreate=True)
     call_command("migrate", database="owner", interactive=False, verbosity=0)
     connections["owner"].close()
     return plan.admin

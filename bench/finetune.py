@@ -62,7 +62,7 @@ def _setup_django() -> None:
 
     plan = config.database_plan()
     if plan.admin is not None:
-        ensure_roles_and_database(plan.admin, plan.owner, plan.app, recreate=True)
+        ensure_roles_and_database(plan, recreate=True)
     call_command("migrate", database="owner", interactive=False, verbosity=0)
     # Jobs run in this process: hand nothing to a broker.
     settings.TRAINING_MAX_CONCURRENT_JOBS_PER_TENANT = 0

@@ -84,11 +84,9 @@ def database_settings_sql() -> str:
     tenant_id = "" if tenant is None else str(int(tenant.pk))
     user_id = _user_id.get()
     user = "" if user_id is None else str(int(user_id))
-    unscoped = "on" if _unscoped.get() else ""
     return (
         f"SELECT set_config('app.tenant_id', '{tenant_id}', true), "
-        f"set_config('app.user_id', '{user}', true), "
-        f"set_config('app.unscoped', '{unscoped}', true);"
+        f"set_config('app.user_id', '{user}', true);"
     )
 
 

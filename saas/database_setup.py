@@ -1,9 +1,9 @@
-"""Create the two database roles and the database (embedded or developer server).
+"""Create the three database roles and the database (embedded or developer server).
 
 ``owner`` owns the schema and runs migrations; ``app`` is what web and workers
-connect as: LOGIN only — not superuser, not BYPASSRLS, not the owner.
-In production the operator creates both roles (docs/operations.md) and this
-module is not used.
+connect as, and ``crosstenant`` what cross-tenant jobs connect as: LOGIN only —
+not superuser, not BYPASSRLS, not the owner (saas.config).  In production the
+operator creates the roles (docs/operations.md) and this module is not used.
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ def _connect(settings_dict: dict):
     return connection
 
 
-def ensure_roles_and_database(
-    admin: dict, owner: dict, app: dict, *, recreate: bool = False
-) -> None:
+def ensure_roles_and_database(plan, *, recreate: bool = False) -> None:
+    """The three roles and the database of ``plan`` (a saas.config.DatabasePlan with
+    an ``admin`` connection); ``recreate`` drops the database first (tests, benches)."""
+    admin, owner = plan.admin, plan.owner
+    clients = [plan.app, plan.cross_tenant]
     password = owner.get("PASSWORD") or None
     connection = _connect(admin)
     with connection.cursor() as cursor:
-        for role in (owner["USER"], app["USER"]):
+        for role in (owner["USER"], *(client["USER"] for client in clients)):
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
             if not cursor.fetchone():
                 cursor.execute(
@@ -55,9 +57,10 @@ def ensure_roles_and_database(
         cursor.execute(
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
         )
-        cursor.execute(
-            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                sql.Identifier(database), sql.Identifier(app["USER"])
+        for client in clients:
+            cursor.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(database), sql.Identifier(client["USER"])
+                )
             )
-        )
     connection.close()

@@ -122,9 +122,11 @@ class ApiKey(TenantOwnedModel):
 
 
 class AuditEvent(TenantOwnedModel):
-    """One row per state change of a tenant's data: who, what, when."""
+    """One row per state change of a tenant's data: who, what, when.  Append-only: the
+    app may add rows, never change or delete them (tenants.rls)."""
 
     PUBLIC_ID_PREFIX = "evt"
+    APPEND_ONLY = True
 
     actor = models.CharField(max_length=80)  # "user:<id>", "key:<public id>", "system"
     action = models.CharField(max_length=80)
@@ -137,7 +139,10 @@ class AuditEvent(TenantOwnedModel):
 
 
 class UnscopedAccess(models.Model):
-    """Every deliberate cross-tenant read (tenants.scoping.unscoped).  Global table."""
+    """Every deliberate cross-tenant read (tenants.scoping.unscoped).  Global table,
+    append-only like the audit trail."""
+
+    APPEND_ONLY = True
 
     reason = models.CharField(max_length=200)
     actor = models.CharField(max_length=80)

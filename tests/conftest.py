@@ -17,18 +17,33 @@ from saas.database_setup import ensure_roles_and_database
 from tests.contract import recorder as contract_recorder
 from tests.factories import make_tenant
 
+_DB_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the database may use the cross-tenant connection too (what
+    tenants.scoping.unscoped() connects as).  A test whose unscoped code must see the
+    test's own writes commits them: ``django_db(transaction=True)``."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None and not _DB_FIXTURES & set(item.fixturenames):
+            continue
+        kwargs = {"databases": ["default", "crosstenant"], **(marker.kwargs if marker else {})}
+        item.add_marker(pytest.mark.django_db(*(marker.args if marker else ()), **kwargs), False)
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_blocker):
     plan = config.database_plan()
     with django_db_blocker.unblock():
         if plan.admin is not None:
-            ensure_roles_and_database(plan.admin, plan.owner, plan.app, recreate=True)
+            ensure_roles_and_database(plan, recreate=True)
         call_command("migrate", database="owner", interactive=False, verbosity=0)
         with connections["owner"].cursor() as cursor:
             # Test-only privilege: transactional tests empty the tables between
             # tests as the app role.  Production's app role cannot TRUNCATE.
-            cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{plan.app["USER"]}"')
+            for role in (plan.app["USER"], plan.cross_tenant["USER"]):
+                cursor.execute(f'GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO "{role}"')
         connections["owner"].close()
     for use in ("broker", "results", "cache", "counters"):
         redis.Redis.from_url(f"{settings.REDIS_URL}/{config.redis_db(use)}").flushdb()

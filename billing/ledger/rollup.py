@@ -27,8 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 
+from core.db import CROSS_TENANT, scoped_connection
 from tenants.scoping import unscoped
 
 WATERMARK = "usage_rollup"
@@ -80,13 +81,13 @@ class RollupResult:
 
 def rollup_usage() -> RollupResult:
     """Roll the ledger up to the current transaction horizon for every tenant (audited)."""
-    with unscoped(reason="billing: hourly usage rollup"), transaction.atomic():
+    with unscoped(reason="billing: hourly usage rollup"), transaction.atomic(using=CROSS_TENANT):
         return rollup_locked()
 
 
 def rollup_locked() -> RollupResult:
     """The rollup step; the caller holds a transaction and an ``unscoped`` block."""
-    with connection.cursor() as cursor:
+    with scoped_connection().cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK])
         cursor.execute(f"SELECT clock_timestamp(), {CURRENT_HORIZON}")
         stamp, horizon = cursor.fetchone()

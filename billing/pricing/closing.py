@@ -29,7 +29,7 @@ from decimal import Decimal
 
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
@@ -38,6 +38,7 @@ from billing.ledger.rollup import LEGACY_HORIZON, rollup_locked
 from billing.models import Invoice, InvoiceLine, UsageRollup
 from billing.pricing import rating
 from billing.pricing.price_book import DEFAULT_PLANS, get_plan
+from core.db import CROSS_TENANT, scoped_connection
 from core.errors import InvalidRequest
 from core.ids import new_public_ids
 from tenants.models import Tenant
@@ -64,7 +65,10 @@ def close_period(period: Period, *, tenant: Tenant | None = None) -> CloseResult
     if period.end > timezone.now():
         raise InvalidRequest(f"The period {period} has not ended yet.", param="period")
     scope = f" for {tenant.public_id}" if tenant else ""
-    with unscoped(reason=f"billing: close period {period}{scope}"), transaction.atomic():
+    with (
+        unscoped(reason=f"billing: close period {period}{scope}"),
+        transaction.atomic(using=CROSS_TENANT),
+    ):
         rolled = rollup_locked()
         only = tenant.pk if tenant else None
         existing = _invoiced_from(period, only)  # tenants this close must leave alone
@@ -114,7 +118,7 @@ def _period_usage(
 def _late_periods(period: Period, tenant_id: int | None) -> dict[int, set[datetime]]:
     """Earlier months whose rollups grew after the tenant's last close (or never closed)."""
     only = "AND r.tenant_id = %(tenant)s" if tenant_id is not None else ""
-    with connection.cursor() as cursor:
+    with scoped_connection().cursor() as cursor:
         cursor.execute(
             f"""SELECT DISTINCT r.tenant_id, date_trunc('month', r.hour)
                 FROM billing_usagerollup r
@@ -433,7 +437,7 @@ def _insert_rows(table: str, columns: tuple[tuple[str, str], ...], rows: list) -
         f"r -> {n}" if sql_type == "jsonb" else f"(r ->> {n})::{sql_type}"
         for n, (_, sql_type) in enumerate(columns)
     )
-    with connection.cursor() as cursor:
+    with scoped_connection().cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({names}) SELECT {values} "  # noqa: S608 - fixed names
             "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS a(r, n) ORDER BY n "

@@ -69,7 +69,11 @@ TEMPLATES = [
 
 # --- database: the app connects as a role under row-level security; migrations
 # run on the "owner" alias (the tables' owner).  See saas.config.
-DATABASES = config.databases()
+_DATABASE_PLAN = config.database_plan()
+DATABASES = config.databases(_DATABASE_PLAN)
+DATABASE_ROLES = config.database_roles(_DATABASE_PLAN)
+# Inside tenants.scoping.unscoped(), the ORM uses the cross-tenant role's connection.
+DATABASE_ROUTERS = ["core.db.router.CrossTenantRouter"]
 
 # Server-side cursors would wrap our per-statement tenant setting in DECLARE.
 for _alias in DATABASES.values():

@@ -19,6 +19,10 @@ from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent
 from tests.billing.helpers import record, staff_credit
 
+# Period close and the staff console read across tenants on the cross-tenant
+# connection, which sees only what this test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 LAST_MONTH = period_containing(timezone.now()).previous()
 
 

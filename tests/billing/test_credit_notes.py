@@ -17,6 +17,10 @@ from core.errors import Conflict, InvalidRequest, PermissionDenied
 from tenants.models import AuditEvent
 from tests.billing.helpers import record, staff_credit, staff_member
 
+# Period close and the staff console read across tenants on the cross-tenant
+# connection, which sees only what this test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 LAST_MONTH = period_containing(timezone.now()).previous()
 ISSUE, APPROVE = "billing.issue_credit_note", "billing.approve_credit_note"
 

@@ -17,6 +17,10 @@ from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
 from tenants.models import AuditEvent, UnscopedAccess, User
 from tests.billing.helpers import record, signed_in, staff_member
 
+# Period close and the staff console read across tenants on the cross-tenant
+# connection, which sees only what this test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 VIEW = ("billing.view_invoice", "billing.view_creditnote")
 ISSUE, APPROVE, SETTLE = (
     "billing.issue_credit_note",

@@ -30,6 +30,10 @@ from tenants.models import AuditEvent, Tenant
 from tests.billing.helpers import record
 from tests.billing.localstripe_server import SECRET
 
+# Period close and the staff console read across tenants on the cross-tenant
+# connection, which sees only what this test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 LAST_MONTH = period_containing(timezone.now()).previous()
 GOOD_CARD = "4242424242424242"
 DECLINED_ON_CHARGE_CARD = "4000000000000341"

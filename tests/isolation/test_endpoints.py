@@ -8,6 +8,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from tests.isolation.cases import CASES, LIST_ROUTES, NO_OBJECT_ROUTES
 
+# Period close and the staff console read across tenants on the cross-tenant
+# connection, which sees only what this test committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 def _routes(resolver=None, prefix="") -> set[str]:
     routes = set()

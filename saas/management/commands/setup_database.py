@@ -7,12 +7,12 @@ from saas.database_setup import ensure_roles_and_database
 
 class Command(BaseCommand):
     help = (
-        "Create the owner and app roles and the database where this process may "
+        "Create the owner, app and cross-tenant roles and the database where this process may "
         "(embedded or a developer's server), then migrate as the owner."
     )
 
     def handle(self, *args, **options):
         plan = config.database_plan()
         if plan.admin is not None:
-            ensure_roles_and_database(plan.admin, plan.owner, plan.app)
+            ensure_roles_and_database(plan)
         call_command("migrate", database="owner", interactive=False, verbosity=options["verbosity"])
