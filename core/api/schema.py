@@ -4,8 +4,9 @@ plus what :class:`~core.api.views.TenantAPIView` does for every operation.
 * The error body ``{"error": {type, code, message, param}}`` (:class:`ErrorOutput`)
   for each status an operation can answer: 401, 403, 429 and 5XX from the base
   view's machinery; 400 for a body, query parameters or an ``Idempotency-Key``;
-  404 for ids in the path; 409 for an ``Idempotency-Key``; 415 for a body; and
-  whatever the view declares in ``error_statuses`` for the method.
+  404 for ids in the path; 409 for an ``Idempotency-Key``; 413 for a POST, PUT
+  or PATCH (a body over its limit: core.uploads); 415 for a body; and whatever
+  the view declares in ``error_statuses`` for the method.
 * The ``X-Request-Id``, ``X-RateLimit-*``, ``Retry-After`` and
   ``Idempotent-Replayed`` response headers and the ``Idempotency-Key`` request
   header of every POST.
@@ -102,7 +103,7 @@ ERRORS: dict[str, OpenApiResponse] = {
     ),
     "413": _error(
         "413",
-        "An upload, an image or the number of images is over its limit.",
+        "The request body, an upload, an image or the number of images is over its limit.",
         type="invalid_request_error",
         code="too_many_images",
         message="At most 64 images per request.",
@@ -210,6 +211,8 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.add("400")
         if self.method == "POST":
             statuses |= {"400", "409"}
+        if self.method in _BODY_METHODS:  # a body over its limit (core.uploads)
+            statuses.add("413")
         if uritemplate.variables(self.path):
             statuses.add("404")
         declared = getattr(self.view, "error_statuses", {}).get(self.method, ())

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from core import ratelimit
+from core import ratelimit, uploads
 from core.api.idempotency import run_idempotently
 from core.api.pagination import CursorPagination
 from core.context import enter_request_tenant
@@ -83,6 +83,11 @@ class TenantAPIView(APIView):
     def tenant(self):
         return self.principal.tenant
 
+    def max_body_bytes(self, request) -> int | None:
+        """The most bytes this request's body may have, read after the key, scope and rate
+        limits and before the body (core.uploads); None: the default."""
+        return None
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticates (request.user)
         if request.user is None:
@@ -108,6 +113,8 @@ class TenantAPIView(APIView):
             raise PermissionDenied(
                 f"This API key lacks the '{scope}' scope.", code="insufficient_scope"
             )
+        # Before anything reads the body: a parser, the Idempotency-Key fingerprint, a handler.
+        uploads.limit_request_body(request, self.max_body_bytes(request))
 
     def dispatch(self, request, *args, **kwargs):
         # DRF's dispatch, plus the Idempotency-Key step around POST handlers.
