@@ -2,7 +2,9 @@
 statistics, rejections with their reasons, deletion and isolation."""
 
 import pytest
+from django.conf import global_settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.test import override_settings
 
 from tenants.storage import tenant_key
@@ -149,6 +151,48 @@ def test_an_oversized_upload_is_refused_before_anything_is_stored(tenant_a):
     with tenant_a.context():
         assert not Dataset.objects.exists()
     assert _stored(tenant_a) == []
+
+
+@pytest.fixture
+def spooled(settings, monkeypatch):
+    """With FILE_UPLOAD_HANDLERS as saas.settings sets them (the body limit first): the
+    bytes of uploaded files that reached Django's memory or temporary-file handlers."""
+    settings.FILE_UPLOAD_HANDLERS = [
+        "core.uploads.BodyLimitUploadHandler",
+        *global_settings.FILE_UPLOAD_HANDLERS,
+    ]
+    received = []
+    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
+        original = handler.receive_data_chunk
+
+        def recording(self, raw_data, start, original=original):
+            received.append(len(raw_data))
+            return original(self, raw_data, start)
+
+        monkeypatch.setattr(handler, "receive_data_chunk", recording)
+    return received
+
+
+@override_settings(TRAINING_ARCHIVE_LIMITS={"max_archive_bytes": 1000})
+def test_an_archive_far_over_the_limit_is_refused_before_it_is_read_or_spooled(tenant_a, spooled):
+    response = upload(tenant_a, b"PK" + b"\0" * 500_000)
+
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert spooled == []
+    with tenant_a.context():
+        assert not Dataset.objects.exists()
+    assert _stored(tenant_a) == []
+
+
+def test_an_archive_at_the_limit_passes_the_body_limit(tenant_a, spooled, settings):
+    archive = zip_bytes(dataset_files({"cat": 5, "dog": 5}))
+    settings.TRAINING_ARCHIVE_LIMITS = {"max_archive_bytes": len(archive)}
+
+    response = upload(tenant_a, archive)
+
+    assert response.status_code == 201, response.content
+    assert sum(spooled) == len(archive)
 
 
 def test_an_upload_without_a_file_is_a_400(tenant_a):

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
+from core import uploads
 from core.api.views import TenantAPIView
 from tenants.roles import Scope
 from training import selectors
@@ -14,12 +15,20 @@ from training.api.serializers import (
     FineTuneEventOutput,
     FineTuneOutput,
 )
+from training.conf import archive_limits
 from training.services import datasets, fine_tunes, lifecycle
 
 
 class DatasetListCreate(TenantAPIView):
     required_scopes = {"GET": Scope.READ, "POST": Scope.TRAIN}
     error_statuses = {"POST": (402, 413)}  # suspended or past the storage quota; too large
+
+    def max_body_bytes(self, request) -> int | None:
+        # An archive over the limit is refused while it streams, before it is all read
+        # or spooled to disk (core.uploads); dataset_create checks its exact size.
+        if request.method != "POST":
+            return None
+        return uploads.multipart_limit(archive_limits().max_archive_bytes)
 
     @extend_schema(operation_id="datasets_list", responses=DatasetOutput(many=True))
     def get(self, request):
