@@ -1,29 +1,100 @@
 """Predict input: images from multipart ``file`` parts or JSON ``inputs``.
 
-Every image is decoded here, in the web process, with the same function the
-trainer uses (ml.images), so bad input is refused before anything is queued
-or billed, and the worker receives ready ``uint8`` pixels.
+Read in two steps, so that work billing refuses costs no decoding (DESIGN.md §5):
+
+1. :func:`read_predict_request` checks the request's shape and counts its images
+   (:class:`PendingImages`): no image is read from its upload, base64-decoded or
+   decoded;
+2. once the images' cost is reserved (inference.services),
+   :meth:`PendingImages.decode` decodes each with the function the trainer uses
+   (ml.images: bytes and pixels checked from the header first, a large JPEG decoded
+   at reduced scale), so bad input is refused (400, 413, 415) before anything is
+   queued, and the worker receives ready ``uint8`` pixels.
+
+The body itself is bounded before it is read (:func:`predict_body_limit`, core.uploads).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 from core.errors import ApiError, InvalidRequest
+from core.uploads import multipart_limit
 from ml.images import ImageLimits, ImageRejected, load_image
 
 MAX_TOP_K = 20
+# The JSON around one image ({"image_base64": "..."}, separators) and the rest of the body.
+JSON_PER_IMAGE_OVERHEAD = 64
+JSON_FORM_OVERHEAD = 16 * 1024
 
 
 @dataclass(frozen=True)
 class PredictInput:
+    """Decoded images, ready for the inference lane."""
+
     images: np.ndarray  # (n, h, w, 3) uint8
     top_k: int
+
+    @property
+    def image_count(self) -> int:
+        return len(self.images)
+
+    def decode(self, input_size: tuple[int, int]) -> PredictInput:
+        return self  # already decoded (benchmarks and tests pass pixels)
+
+
+@dataclass(frozen=True)
+class PendingImages:
+    """A predict request's images, counted but not yet read or decoded: each is
+    ``(param, upload or base64 text)``."""
+
+    sources: tuple[tuple[str, UploadedFile | str], ...]
+    top_k: int
+
+    @property
+    def image_count(self) -> int:
+        return len(self.sources)
+
+    def decode(self, input_size: tuple[int, int]) -> PredictInput:
+        """Decode every image to ``input_size`` (``(height, width)``); raises ApiError
+        (400, 413, 415) naming the first bad one."""
+        limits = _limits()
+        arrays = []
+        for param, source in self.sources:
+            try:
+                arrays.append(load_image(_bytes(param, source), input_size, limits))
+            except ImageRejected as exc:
+                raise ApiError(
+                    f"{param}: {exc.message}", code=exc.code, param=param, status=exc.status
+                ) from None
+        return PredictInput(images=np.stack(arrays), top_k=self.top_k)
+
+
+def predict_body_limit(request) -> int:
+    """The most bytes a predict body may have: the most images, each of the most bytes
+    (as base64 in JSON, 4/3 larger), with room for the rest."""
+    images = settings.INFERENCE_MAX_IMAGES_PER_REQUEST
+    image_bytes = settings.INFERENCE_MAX_IMAGE_BYTES
+    if request.content_type.startswith("multipart/"):
+        return multipart_limit(images * image_bytes, files=images)
+    encoded = 4 * math.ceil(image_bytes / 3)
+    return images * (encoded + JSON_PER_IMAGE_OVERHEAD) + JSON_FORM_OVERHEAD
+
+
+def read_predict_request(request) -> PendingImages:
+    """Check a predict request's shape and count its images, decoding none; raises
+    InvalidRequest (400, or 413 for too many images)."""
+    top_k = _top_k(request)
+    if request.content_type.startswith("multipart/"):
+        return PendingImages(sources=_multipart_sources(request), top_k=top_k)
+    return PendingImages(sources=_json_sources(request), top_k=top_k)
 
 
 def _limits() -> ImageLimits:
@@ -32,20 +103,19 @@ def _limits() -> ImageLimits:
     )
 
 
-def _raw_images(request) -> list[tuple[str, bytes]]:
-    if request.content_type.startswith("multipart/"):
-        files = request.FILES.getlist("file")
-        if not files:
-            raise InvalidRequest(
-                "Send one or more images in the multipart field 'file'.",
-                code="missing_image",
-                param="file",
-            )
-        _check_count(len(files), "file")
-        return [
-            (f"file[{i}]", upload.read(settings.INFERENCE_MAX_IMAGE_BYTES + 1))
-            for i, upload in enumerate(files)
-        ]
+def _multipart_sources(request) -> tuple[tuple[str, UploadedFile], ...]:
+    files = request.FILES.getlist("file")
+    if not files:
+        raise InvalidRequest(
+            "Send one or more images in the multipart field 'file'.",
+            code="missing_image",
+            param="file",
+        )
+    _check_count(len(files), "file")
+    return tuple((f"file[{i}]", upload) for i, upload in enumerate(files))
+
+
+def _json_sources(request) -> tuple[tuple[str, str], ...]:
     inputs = request.data.get("inputs") if isinstance(request.data, dict) else None
     if not isinstance(inputs, list) or not inputs:
         raise InvalidRequest(
@@ -54,7 +124,7 @@ def _raw_images(request) -> list[tuple[str, bytes]]:
             param="inputs",
         )
     _check_count(len(inputs), "inputs")
-    raw = []
+    sources = []
     for i, item in enumerate(inputs):
         encoded = item.get("image_base64") if isinstance(item, dict) else None
         param = f"inputs[{i}].image_base64"
@@ -62,13 +132,21 @@ def _raw_images(request) -> list[tuple[str, bytes]]:
             raise InvalidRequest(
                 "Each input needs an 'image_base64' string.", code="missing_image", param=param
             )
+        sources.append((param, encoded))
+    return tuple(sources)
+
+
+def _bytes(param: str, source: UploadedFile | str) -> bytes:
+    if isinstance(source, str):
         try:
-            raw.append((param, base64.b64decode(encoded, validate=True)))
+            return base64.b64decode(source, validate=True)
         except (binascii.Error, ValueError):
             raise InvalidRequest(
                 "image_base64 is not valid base64.", code="invalid_base64", param=param
             ) from None
-    return raw
+    source.seek(0)
+    # One byte past the limit is enough for load_image to refuse it (413).
+    return source.read(settings.INFERENCE_MAX_IMAGE_BYTES + 1)
 
 
 def _check_count(count: int, param: str) -> None:
@@ -91,17 +169,3 @@ def _top_k(request) -> int:
     if not 1 <= top_k <= MAX_TOP_K:
         raise InvalidRequest(f"top_k must be an integer between 1 and {MAX_TOP_K}.", param="top_k")
     return top_k
-
-
-def parse_predict_input(request, input_size: tuple[int, int]) -> PredictInput:
-    top_k = _top_k(request)
-    limits = _limits()
-    arrays = []
-    for param, data in _raw_images(request):
-        try:
-            arrays.append(load_image(data, input_size, limits))
-        except ImageRejected as exc:
-            raise ApiError(
-                f"{param}: {exc.message}", code=exc.code, param=param, status=exc.status
-            ) from None
-    return PredictInput(images=np.stack(arrays), top_k=top_k)

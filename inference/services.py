@@ -18,7 +18,7 @@ from core.errors import ApiError, InvalidRequest, ServiceUnavailable
 from core.ids import new_public_id
 from inference import lane
 from inference.exchange import wait_reply
-from inference.inputs import PredictInput
+from inference.inputs import PendingImages, PredictInput
 from inference.models import BaseModel, ModelVersion, Prediction
 from inference.selectors import ServedModel
 from tenants.audit import audit
@@ -42,25 +42,32 @@ class SyncResult:
     cold: bool
 
 
-def _reserve(
+def _admit(
     tenant: Tenant,
     principal: ApiPrincipal,
     served: ServedModel,
-    inputs: PredictInput,
+    inputs: PendingImages | PredictInput,
     prediction_id: str,
-) -> None:
+) -> PredictInput:
     """Hold the images' cost against the spend cap, the key's quota and the queued-image
-    limit, or refuse (402, 429) before anything is queued.  The worker ends the hold
-    when it stores the prediction; a lane entry that expires unclaimed ends it at its
-    deadline."""
+    limit, or refuse (402, 429) — counted, not decoded: a refused request decodes
+    nothing.  Then decode the images; a bad one (400, 413, 415) ends the hold.
+
+    Admitted, the hold ends when the worker stores the prediction; a lane entry that
+    expires unclaimed ends it at its deadline."""
     reserve(
         tenant,
         hold_id=prediction_id,
         meter=served.meter,
-        quantity=len(inputs.images),
+        quantity=inputs.image_count,
         api_key_ref=principal.api_key_public_id,
         ttl_s=settings.INFERENCE_INPUT_TTL_S + HOLD_MARGIN_S,
     )
+    try:
+        return inputs.decode(served.input_size)
+    except BaseException:
+        release(tenant.pk, [prediction_id])
+        raise
 
 
 def predict_payload(
@@ -91,16 +98,17 @@ def prediction_run_sync(
     *,
     principal: ApiPrincipal,
     served: ServedModel,
-    inputs: PredictInput,
+    inputs: PendingImages | PredictInput,
     request_id: str = "",
 ) -> SyncResult:
-    """Queue the images and wait for the worker; it stores and meters the prediction."""
+    """Reserve, decode and queue the images, and wait for the worker; it stores and
+    meters the prediction."""
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    _reserve(tenant, principal, served, inputs, prediction_id)
+    decoded = _admit(tenant, principal, served, inputs, prediction_id)
     try:
         lane.enqueue(
-            predict_payload(tenant, principal, served, inputs, prediction_id, "sync", request_id),
-            inputs.images,
+            predict_payload(tenant, principal, served, decoded, prediction_id, "sync", request_id),
+            decoded.images,
         )
     except RedisError:
         release(tenant.pk, [prediction_id])
@@ -126,8 +134,8 @@ def prediction_run_sync(
         public_id=prediction_id,
         model_ref=served.public_id,
         status=Prediction.Status.SUCCEEDED,
-        image_count=len(inputs.images),
-        top_k=inputs.top_k,
+        image_count=len(decoded.images),
+        top_k=decoded.top_k,
         results=answer["results"],
     )
     return SyncResult(prediction=answered, cold=bool(answer.get("cold")))
@@ -138,26 +146,27 @@ def prediction_submit_async(
     *,
     principal: ApiPrincipal,
     served: ServedModel,
-    inputs: PredictInput,
+    inputs: PendingImages | PredictInput,
     request_id: str = "",
 ) -> Prediction:
+    """Reserve, decode and queue the images; answer the prediction, still queued."""
     prediction_id = new_public_id(Prediction.PUBLIC_ID_PREFIX)
-    _reserve(tenant, principal, served, inputs, prediction_id)
+    decoded = _admit(tenant, principal, served, inputs, prediction_id)
     try:
         with transaction.atomic():
             prediction = Prediction.objects.create(
                 tenant=tenant,
                 public_id=prediction_id,
                 model_ref=served.public_id,
-                image_count=len(inputs.images),
-                top_k=inputs.top_k,
+                image_count=len(decoded.images),
+                top_k=decoded.top_k,
                 api_key_ref=principal.api_key_public_id,
             )
             payload = predict_payload(
-                tenant, principal, served, inputs, prediction.public_id, "async", request_id
+                tenant, principal, served, decoded, prediction.public_id, "async", request_id
             )
         # After commit, so a worker never stores a prediction whose row was rolled back.
-        lane.enqueue(payload, inputs.images)
+        lane.enqueue(payload, decoded.images)
     except RedisError:
         Prediction.objects.filter(public_id=prediction_id).delete()
         release(tenant.pk, [prediction_id])

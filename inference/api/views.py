@@ -13,7 +13,7 @@ from inference.api.serializers import (
     PredictJsonInput,
     PredictOutput,
 )
-from inference.inputs import parse_predict_input
+from inference.inputs import predict_body_limit, read_predict_request
 from tenants.roles import Scope
 
 _PREDICT_EXAMPLE = OpenApiExample(
@@ -49,9 +49,18 @@ _MODEL_COLD = OpenApiParameter(
     enum=["true", "false"],
     description="`true` when this call loaded the model into a worker's memory.",
 )
-# A bad image (413, 415), a refused charge (402); predictions_create also names its
-# model in the body (404).
+# A refused charge (402); a bad image (413, 415), too many images or too large a body
+# (413); predictions_create also names its model in the body (404).
 _PREDICT_ERRORS = (402, 413, 415)
+
+
+class _Predict(TenantAPIView):
+    """The predict routes' body limit: the most images of the most bytes
+    (inference.inputs).  Images are counted, reserved, and only then decoded
+    (inference.services)."""
+
+    def max_body_bytes(self, request) -> int | None:
+        return predict_body_limit(request) if request.method == "POST" else None
 
 
 class ModelList(TenantAPIView):
@@ -87,7 +96,7 @@ class ModelActivate(TenantAPIView):
         return Response(ModelOutput(version).data)
 
 
-class ModelPredict(TenantAPIView):
+class ModelPredict(_Predict):
     required_scopes = {"POST": Scope.PREDICT}
     error_statuses = {"POST": _PREDICT_ERRORS}
 
@@ -109,12 +118,11 @@ class ModelPredict(TenantAPIView):
     )
     def post(self, request, model_id: str):
         served = selectors.served_model_get(self.tenant, ref=model_id)
-        inputs = parse_predict_input(request, served.input_size)
         outcome = services.prediction_run_sync(
             self.tenant,
             principal=self.principal,
             served=served,
-            inputs=inputs,
+            inputs=read_predict_request(request),
             request_id=request.request_id,
         )
         response = Response(PredictOutput(outcome.prediction).data)
@@ -122,7 +130,7 @@ class ModelPredict(TenantAPIView):
         return response
 
 
-class PredictionCreate(TenantAPIView):
+class PredictionCreate(_Predict):
     required_scopes = {"POST": Scope.PREDICT}
     error_statuses = {"POST": (*_PREDICT_ERRORS, 404)}
 
@@ -136,12 +144,11 @@ class PredictionCreate(TenantAPIView):
         if not isinstance(model_id, str) or not model_id:
             raise InvalidRequest("Name the model to run in 'model'.", param="model")
         served = selectors.served_model_get(self.tenant, ref=model_id)
-        inputs = parse_predict_input(request, served.input_size)
         prediction = services.prediction_submit_async(
             self.tenant,
             principal=self.principal,
             served=served,
-            inputs=inputs,
+            inputs=read_predict_request(request),
             request_id=request.request_id,
         )
         return Response(PredictionOutput(prediction).data, status=202)

@@ -1,0 +1,216 @@
+"""The predict path spends nothing on work billing refuses: images are counted and their
+cost reserved before any is decoded (DESIGN.md §5), and the body is bounded before it is
+read (core.uploads)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.conf import global_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+from django.http import HttpRequest
+from django.test import RequestFactory
+from django.test.client import BOUNDARY, encode_multipart
+from django.utils import timezone
+
+from billing.pricing.price_book import IMAGES_BASE
+from billing.spend import enforcement
+from inference import inputs, lane, services
+from inference.models import Prediction
+from tenants.models import Tenant
+from tests.billing.helpers import record
+from tests.factories import make_tenant
+from tests.images import jpeg, png
+
+PATHS = ["/v1/models/{model}/predict", "/v1/predictions"]
+
+
+@pytest.fixture
+def limited_uploads(settings):
+    """FILE_UPLOAD_HANDLERS as saas.settings sets them: the body limit first."""
+    settings.FILE_UPLOAD_HANDLERS = [
+        "core.uploads.BodyLimitUploadHandler",
+        *global_settings.FILE_UPLOAD_HANDLERS,
+    ]
+
+
+@pytest.fixture
+def steps(monkeypatch):
+    """What the predict path did, in order: "reserve" and one "decode" per image."""
+    done = []
+    reserve, load_image = services.reserve, inputs.load_image
+
+    def recording_reserve(*args, **kwargs):
+        done.append("reserve")
+        return reserve(*args, **kwargs)
+
+    def recording_load_image(*args, **kwargs):
+        done.append("decode")
+        return load_image(*args, **kwargs)
+
+    monkeypatch.setattr(services, "reserve", recording_reserve)
+    monkeypatch.setattr(inputs, "load_image", recording_load_image)
+    return done
+
+
+@pytest.fixture
+def spooled(monkeypatch):
+    """Bytes of uploaded files that reached Django's memory or temporary-file handlers."""
+    received = []
+    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
+        original = handler.receive_data_chunk
+
+        def recording(self, raw_data, start, original=original):
+            received.append(len(raw_data))
+            return original(self, raw_data, start)
+
+        monkeypatch.setattr(handler, "receive_data_chunk", recording)
+    return received
+
+
+@pytest.fixture
+def body_reads(monkeypatch):
+    """Reads of request bodies (every parser reads through HttpRequest.read)."""
+    reads = []
+    read = HttpRequest.read
+
+    def recording(self, *args, **kwargs):
+        reads.append(self.path)
+        return read(self, *args, **kwargs)
+
+    monkeypatch.setattr(HttpRequest, "read", recording)
+    return reads
+
+
+def _post(handle, path: str, model, *, images, as_json: bool):
+    url = path.format(model=model.public_id)
+    extra = {} if "{model}" in path else {"model": model.public_id}
+    if as_json:
+        body = {"inputs": [{"image_base64": base64.b64encode(i).decode()} for i in images]}
+        return handle.client.post(url, {**body, **extra}, format="json")
+    files = [SimpleUploadedFile(f"{n}.png", i) for n, i in enumerate(images)]
+    return handle.client.post(url, {"file": files, **extra}, format="multipart")
+
+
+def _queued() -> int:
+    return lane.redis_client().llen(lane.lane_key("inference"))
+
+
+def _assert_refused_undecoded(response, code: str, steps: list, before: int, handle) -> None:
+    assert response.status_code == 402, response.content
+    assert response.json()["error"]["code"] == code
+    assert "decode" not in steps
+    assert _queued() == before
+    with handle.context():
+        assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["multipart", "json"])
+@pytest.mark.parametrize("path", PATHS)
+def test_a_suspended_tenant_is_refused_without_decoding_an_image(
+    tenant_a, base_model, steps, path, as_json
+):
+    Tenant.objects.filter(pk=tenant_a.tenant.pk).update(status=Tenant.Status.SUSPENDED)
+    before = _queued()
+
+    response = _post(tenant_a, path, base_model, images=[png(), jpeg()], as_json=as_json)
+
+    _assert_refused_undecoded(response, "account_suspended", steps, before, tenant_a)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_tenant_past_its_cap_is_refused_without_decoding_an_image(base_model, steps, path):
+    free = make_tenant("Freebie", plan="free")
+    record(free, IMAGES_BASE, 4_999, timezone.now() - timedelta(minutes=1))  # 1 image left
+    before = _queued()
+
+    response = _post(free, path, base_model, images=[png(), png()], as_json=False)
+
+    _assert_refused_undecoded(response, "spend_cap_exceeded", steps, before, free)
+    assert enforcement.held(free.tenant).meters.get(IMAGES_BASE, 0) == 0
+
+
+def test_images_are_reserved_before_they_are_decoded(tenant_a, base_model, steps):
+    response = _post(tenant_a, PATHS[1], base_model, images=[png(), jpeg()], as_json=False)
+
+    assert response.status_code == 202, response.content
+    assert steps == ["reserve", "decode", "decode"]
+    lane.redis_client().delete(lane.lane_key("inference"))  # no worker here to take it
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["multipart", "json"])
+@pytest.mark.parametrize("path", PATHS)
+def test_a_bad_image_found_after_the_reservation_ends_its_hold(
+    tenant_a, base_model, steps, path, as_json
+):
+    response = _post(tenant_a, path, base_model, images=[png(), b"junk"], as_json=as_json)
+
+    assert response.status_code == 415, response.content
+    assert steps[0] == "reserve"
+    assert enforcement.held(tenant_a.tenant).meters.get(IMAGES_BASE, 0) == 0
+    with tenant_a.context():
+        assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_multipart_body_over_the_predict_limit_is_413_before_it_is_read(
+    tenant_a, base_model, settings, limited_uploads, body_reads, spooled, steps, path
+):
+    settings.INFERENCE_MAX_IMAGES_PER_REQUEST = 2
+    settings.INFERENCE_MAX_IMAGE_BYTES = 10_000
+    oversized = png(size=(200, 200))  # ~120 kB: over 2 images of 10 kB with their headers
+
+    response = _post(tenant_a, path, base_model, images=[oversized], as_json=False)
+
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert body_reads == [] and spooled == [] and steps == []
+
+
+def test_a_json_body_over_the_predict_limit_is_413_before_it_is_read(
+    tenant_a, base_model, settings, body_reads, steps
+):
+    settings.INFERENCE_MAX_IMAGES_PER_REQUEST = 2
+    settings.INFERENCE_MAX_IMAGE_BYTES = 10_000
+    oversized = png(size=(200, 200))
+
+    response = _post(tenant_a, PATHS[0], base_model, images=[oversized], as_json=True)
+
+    assert response.status_code == 413, response.content
+    assert response.json()["error"]["code"] == "request_too_large"
+    assert body_reads == [] and steps == []
+
+
+def _image_of(size: int) -> io.BytesIO:
+    upload = io.BytesIO(b"\xff" * size)
+    upload.name = "image.jpg"
+    return upload
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["multipart", "json"])
+def test_the_body_limit_admits_the_most_images_of_the_most_bytes(settings, as_json):
+    from inference.inputs import predict_body_limit
+
+    settings.INFERENCE_MAX_IMAGES_PER_REQUEST = 64
+    settings.INFERENCE_MAX_IMAGE_BYTES = 100_000
+    model, top_k = "mdl_" + "x" * 24, "20"
+    if as_json:
+        image = base64.b64encode(b"\xff" * 100_000).decode()
+        body = json.dumps(
+            {"model": model, "top_k": top_k, "inputs": [{"image_base64": image}] * 64}
+        ).encode()
+        content_type = "application/json"
+    else:
+        files = [_image_of(100_000) for _ in range(64)]
+        body = encode_multipart(BOUNDARY, {"model": model, "top_k": top_k, "file": files})
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"  # not the constant: sent as is
+    request = RequestFactory().post("/v1/predictions", body, content_type=content_type)
+
+    limit = predict_body_limit(request)
+
+    assert len(body) <= limit < len(body) * 1.1  # room for the rest, and not much more
