@@ -10,6 +10,12 @@ plus what :class:`~core.api.views.TenantAPIView` does for every operation.
 * The ``X-Request-Id``, ``X-RateLimit-*``, ``Retry-After`` and
   ``Idempotent-Replayed`` response headers and the ``Idempotency-Key`` request
   header of every POST.
+* OpenAPI links from each create operation to the operations that take the id it
+  returns (:meth:`AutoSchema._links`), so clients and schemathesis' stateful
+  phase can follow ``POST /v1/datasets`` to ``GET``/``DELETE
+  /v1/datasets/{dataset_id}`` and to ``POST /v1/fine-tunes``.  drf-spectacular
+  has no way to declare links; they are derived from the URL conf and the views'
+  serializers, never listed by hand.
 
 Response bodies, lists (core.api.pagination) and security (the API-key
 authentication's extension) are drf-spectacular's own work.
@@ -17,14 +23,19 @@ authentication's extension) are drf-spectacular's own work.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import uritemplate
+from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import force_instance
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from core.api.fields import Constant
 from core.errors import ERROR_TYPES
 
 _BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -196,7 +207,58 @@ class AutoSchema(SpectacularAutoSchema):
             for status in self._error_statuses():
                 if status not in responses:
                     responses[status] = self._get_response_for_code(ERRORS[status], status)
+            for status, links in self._links().items():
+                responses[status]["links"] = links
         return dict(sorted(responses.items()))
+
+    def _links(self) -> dict[str, dict[str, dict]]:
+        """``{status: {name: link}}`` for a create operation: a POST answering 201 or 202
+        with an object that has an ``id`` and a constant ``object`` (its type, e.g.
+        ``dataset``).  Its id feeds:
+
+        * every operation under the create's path with that id as the first path
+          parameter: ``POST /v1/datasets`` → ``GET``/``DELETE /v1/datasets/{dataset_id}``,
+          ``POST /v1/fine-tunes`` → ``…/{job_id}``, ``…/{job_id}/events``, ``…/cancel``;
+        * every other POST whose body has a field named after the type:
+          ``POST /v1/datasets`` → ``POST /v1/fine-tunes`` ``{"dataset": id}``.
+
+        Links are named by their target's ``operationId`` and point at it with an
+        ``operationRef``.
+        """
+        created = self._created_object() if self.method == "POST" else None
+        if created is None:
+            return {}
+        status, kind = created
+        generator, links = SchemaGenerator(), {}
+        for path, path_regex, method, callback in EndpointEnumerator().get_api_endpoints():
+            under = re.fullmatch(re.escape(self.path) + r"/\{(\w+)\}(?:/[^{}]*)?", path)
+            if under:
+                link = {"parameters": {f"path.{under.group(1)}": "$response.body#/id"}}
+            elif method == "POST" and path != self.path:
+                link = {"requestBody": {kind: "$response.body#/id"}}
+            else:
+                continue
+            target = _schema_of(generator, path, path_regex, method, callback)
+            if "requestBody" in link and kind not in _field_names(target.get_request_serializer()):
+                continue
+            pointer = path.replace("~", "~0").replace("/", "~1")
+            links[target.get_operation_id()] = {
+                "operationRef": f"#/paths/{pointer}/{method.lower()}",
+                **link,
+                "description": f"The {kind} just created.",
+            }
+        return {status: dict(sorted(links.items()))} if links else {}
+
+    def _created_object(self) -> tuple[str, str] | None:
+        """``(status, object type)`` when this operation answers a new object, else None."""
+        responses = self.get_response_serializers()
+        for code, response in (responses if isinstance(responses, dict) else {}).items():
+            code = str(code[0] if isinstance(code, tuple) else code)
+            fields = _fields(getattr(response, "response", response))
+            kind = fields.get("object")
+            if code in ("201", "202") and "id" in fields and isinstance(kind, Constant):
+                return code, kind.value
+        return None
 
     def _is_tenant_api(self) -> bool:
         return getattr(self.view, "required_scopes", None) is not None
@@ -217,3 +279,25 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.add("404")
         declared = getattr(self.view, "error_statuses", {}).get(self.method, ())
         return statuses | {str(status) for status in declared}
+
+
+def _schema_of(generator: SchemaGenerator, path: str, path_regex: str, method: str, callback):
+    """Another endpoint's schema object, prepared as drf-spectacular's generator prepares
+    it (its view, mock request and ``@extend_schema`` overrides), to read its operation
+    id and request serializer."""
+    view = generator.create_view(callback, method)
+    view.request = spectacular_settings.GET_MOCK_REQUEST(method, path, view, None)
+    schema = view.schema
+    schema.path, schema.path_regex, schema.method = path, path_regex, method.upper()
+    schema.path_prefix = "^" + (spectacular_settings.SCHEMA_PATH_PREFIX or "/")
+    return schema
+
+
+def _fields(serializer) -> dict:
+    return getattr(force_instance(serializer), "fields", None) or {}
+
+
+def _field_names(serializer) -> set[str]:
+    """The fields of a request serializer, or of each in a ``{media type: serializer}``."""
+    candidates = serializer.values() if isinstance(serializer, dict) else [serializer]
+    return {name for candidate in candidates for name in _fields(candidate)}

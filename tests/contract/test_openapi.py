@@ -175,3 +175,58 @@ def test_the_docs_page_renders_the_document(client):
     assert page.status_code == 200
     html = page.content.decode()
     assert "redoc" in html.lower() and "/v1/openapi.json" in html
+
+
+def _links(document: dict, method: str, path: str) -> dict[str, dict]:
+    responses = document["paths"][path][method]["responses"]
+    return {
+        name: link
+        for status, response in responses.items()
+        if status.startswith("2")
+        for name, link in response.get("links", {}).items()
+    }
+
+
+def test_create_operations_link_to_the_operations_that_take_the_id_they_return(document):
+    """What a client (and schemathesis' stateful phase) follows from a new object."""
+    targets = {
+        ("post", "/v1/datasets"): {"datasets_retrieve", "datasets_delete", "fine_tunes_create"},
+        ("post", "/v1/fine-tunes"): {
+            "fine_tunes_retrieve",
+            "fine_tunes_events",
+            "fine_tunes_cancel",
+        },
+        ("post", "/v1/api-keys"): {"api_keys_retrieve", "api_keys_revoke"},
+        ("post", "/v1/predictions"): {"predictions_retrieve"},
+    }
+    operation_ids = {
+        operation["operationId"]: (method, path)
+        for path, method, operation in _operations(document)
+    }
+    for (method, path), expected in targets.items():
+        links = _links(document, method, path)
+        assert set(links) == expected, (method, path)
+        for name, link in links.items():
+            target_method, target_path = operation_ids[name]
+            pointer = target_path.replace("~", "~0").replace("/", "~1")
+            assert link["operationRef"] == f"#/paths/{pointer}/{target_method}"
+            wired = [*link.get("parameters", {}).values(), *link.get("requestBody", {}).values()]
+            assert wired == ["$response.body#/id"], name
+    # and nothing but a create links anywhere
+    linked = {(m, p) for p, m, _ in _operations(document) if _links(document, m, p)}
+    assert linked == set(targets)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="POST /v1/datasets documents 'file' as a URI string (drf-spectacular maps a "
+    "FileField to a URI unless COMPONENT_SPLIT_REQUEST is on): fix it in the schema, then "
+    "drop this mark and test_schemathesis.files_sent_as_files",
+)
+def test_multipart_file_fields_are_documented_as_files(document):
+    for path, method, operation in _operations(document):
+        form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
+        if form is None:
+            continue
+        for name, schema in _resolved(document, form["schema"]).get("properties", {}).items():
+            assert schema.get("format") != "uri", (method, path, name)
