@@ -2,8 +2,9 @@
 plus what :class:`~core.api.views.TenantAPIView` does for every operation.
 
 * The error body ``{"error": {type, code, message, param}}`` (:class:`ErrorOutput`)
-  for each status an operation can answer: 401, 403, 429 and 5XX from the base
-  view's machinery; 400 for a body, query parameters or an ``Idempotency-Key``;
+  for each status an operation can answer: 400, 401, 403, 429 and 5XX from the
+  base view's machinery (any parameter or header the API reads may hold a
+  string the database refuses: core.api.untrusted);
   404 for ids in the path; 409 for an ``Idempotency-Key``; 413 for a POST, PUT
   or PATCH (a body over its limit: core.uploads); 415 for a body; and whatever
   the view declares in ``error_statuses`` for the method.
@@ -264,7 +265,8 @@ class AutoSchema(SpectacularAutoSchema):
         return getattr(self.view, "required_scopes", None) is not None
 
     def _error_statuses(self) -> set[str]:
-        statuses = {"401", "403", "429", "5XX"}
+        # 400 always: any parameter or header may hold a string the database refuses.
+        statuses = {"400", "401", "403", "429", "5XX"}
         has_body = self.method in _BODY_METHODS and self.get_request_serializer() is not None
         has_query = any(p["in"] == "query" for p in self._get_parameters())
         if has_body:

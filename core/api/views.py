@@ -1,9 +1,10 @@
 """The one base class of every key-authenticated API view.
 
 It resolves the tenant once from the API key (layer 1), checks the scope the
-method needs, applies the rate limits, and handles ``Idempotency-Key`` — for
-every endpoint, in one place.  Subclasses declare ``required_scopes`` and write
-handlers; they may not replace the machinery (enforced at class creation).
+method needs, applies the rate limits, refuses strings the database cannot store
+(core.api.untrusted), and handles ``Idempotency-Key`` — for every endpoint, in
+one place.  Subclasses declare ``required_scopes`` and write handlers; they may
+not replace the machinery (enforced at class creation).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rest_framework.views import APIView
 from core import ratelimit, uploads
 from core.api.idempotency import run_idempotently
 from core.api.pagination import CursorPagination
+from core.api.untrusted import check_body, check_request_line
 from core.context import enter_request_tenant
 from core.errors import (
     ApiError,
@@ -38,6 +40,7 @@ _SEALED = (
     "perform_authentication",
 )
 _HANDLERS = ("get", "post", "put", "patch", "delete")
+_BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 class Principal(Protocol):
@@ -89,6 +92,8 @@ class TenantAPIView(APIView):
         return None
 
     def initial(self, request, *args, **kwargs):
+        # Checks that need no look-up come before the key's.
+        check_request_line(request, kwargs)
         super().initial(request, *args, **kwargs)  # authenticates (request.user)
         if request.user is None:
             raise AuthenticationFailed(
@@ -115,6 +120,8 @@ class TenantAPIView(APIView):
             )
         # Before anything reads the body: a parser, the Idempotency-Key fingerprint, a handler.
         uploads.limit_request_body(request, self.max_body_bytes(request))
+        if request.method in _BODY_METHODS:
+            check_body(request)
 
     def dispatch(self, request, *args, **kwargs):
         # DRF's dispatch, plus the Idempotency-Key step around POST handlers.
