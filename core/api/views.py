@@ -5,6 +5,12 @@ method needs, applies the rate limits, refuses strings the database cannot store
 (core.api.untrusted), and handles ``Idempotency-Key`` — for every endpoint, in
 one place.  Subclasses declare ``required_scopes`` and write handlers; they may
 not replace the machinery (enforced at class creation).
+
+Methods: a handler answers only the methods named in ``required_scopes``; HEAD
+is GET without a body and needs GET's scope; anything else (OPTIONS included) is
+405 before authentication.  OPTIONS is refused rather than given a scope: DRF's
+metadata answer would describe views and serializers to any key, nothing in the
+API needs it (no browser calls it cross-origin), and a refusal runs no code.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from core.context import enter_request_tenant
 from core.errors import (
     ApiError,
     AuthenticationFailed,
+    InvalidRequest,
     PermissionDenied,
     RateLimited,
     api_exception_handler,
@@ -38,6 +45,10 @@ _SEALED = (
     "get_authenticators",
     "check_permissions",
     "perform_authentication",
+    # HEAD is GET's handler under GET's scope; OPTIONS is refused (module docstring).
+    "head",
+    "options",
+    "http_method_names",
 )
 _HANDLERS = ("get", "post", "put", "patch", "delete")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -64,6 +75,10 @@ class TenantAPIView(APIView):
     permission_classes = ()
 
     principal: Principal
+    # What Django's and DRF's method dispatch and the Allow header consider; OPTIONS
+    # and TRACE are left out, and DRF's OPTIONS metadata is off.
+    http_method_names = [*_HANDLERS, "head"]
+    metadata_class = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -81,6 +96,12 @@ class TenantAPIView(APIView):
         for method in _HANDLERS:
             if hasattr(cls, method) and method.upper() not in cls.required_scopes:
                 raise TypeError(f"{cls.__name__}.{method}() has no entry in required_scopes.")
+        for method in cls.required_scopes:
+            if method.lower() not in _HANDLERS or not hasattr(cls, method.lower()):
+                raise TypeError(
+                    f"{cls.__name__}.required_scopes names {method}, which it has no handler "
+                    "for (HEAD takes GET's scope; OPTIONS is refused)."
+                )
 
     @property
     def tenant(self):
@@ -93,6 +114,7 @@ class TenantAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         # Checks that need no look-up come before the key's.
+        method = self._scoped_method(request)
         check_request_line(request, kwargs)
         super().initial(request, *args, **kwargs)  # authenticates (request.user)
         if request.user is None:
@@ -113,15 +135,27 @@ class TenantAPIView(APIView):
                 f"Too many requests; retry after {self._rate.retry_after_s} s.",
                 headers=self._rate.headers(),
             )
-        scope = self.required_scopes.get(request.method)
+        scope = self.required_scopes[method]
         if scope and scope not in self.principal.scopes:
             raise PermissionDenied(
                 f"This API key lacks the '{scope}' scope.", code="insufficient_scope"
             )
         # Before anything reads the body: a parser, the Idempotency-Key fingerprint, a handler.
         uploads.limit_request_body(request, self.max_body_bytes(request))
-        if request.method in _BODY_METHODS:
+        if method in _BODY_METHODS:
             check_body(request)
+
+    def _scoped_method(self, request) -> str:
+        """The method whose scope and handler serve ``request``; 405 for any other."""
+        method = "GET" if request.method == "HEAD" else request.method
+        if method not in self.required_scopes:
+            raise InvalidRequest(
+                f"Method {request.method} is not allowed here.",
+                code="method_not_allowed",
+                status=405,
+                headers={"Allow": ", ".join(self.allowed_methods)},
+            )
+        return method
 
     def dispatch(self, request, *args, **kwargs):
         # DRF's dispatch, plus the Idempotency-Key step around POST handlers.
@@ -130,8 +164,8 @@ class TenantAPIView(APIView):
         self.request = request
         self.headers = self.default_response_headers
         try:
-            self.initial(request, *args, **kwargs)
-            handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            self.initial(request, *args, **kwargs)  # only required_scopes' methods pass
+            handler = getattr(self, "get" if request.method == "HEAD" else request.method.lower())
             key = request.headers.get("Idempotency-Key")
             if request.method == "POST" and key:
                 response = run_idempotently(
