@@ -172,6 +172,14 @@ _HEADERS = [
             ("Retry-After", ["429"], "Seconds to wait before retrying."),
         )
     ),
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=["5XX"],
+        description="On a 503 (a dependency such as the rate limiter is unavailable): "
+        "seconds to wait before retrying.",
+    ),
 ]
 _IDEMPOTENCY = [
     OpenApiParameter(
