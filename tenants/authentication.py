@@ -2,6 +2,12 @@
 
 :class:`ApiKeyAuthentication` is DRF's ``DEFAULT_AUTHENTICATION_CLASSES``, used
 by core's ``TenantAPIView`` for every key-authenticated endpoint.
+
+Before any look-up a key must be well formed, carry a valid checksum and be made
+for this deployment's ``API_KEY_ENVIRONMENT`` (a test key is refused by a live
+deployment and the other way round).  Failed authentications are counted per
+client address; a client past ``AUTH_FAILURES_PER_IP_PER_MINUTE`` is answered 429
+before its key is looked up (core.ratelimit.FailureLimit).
 """
 
 from __future__ import annotations
@@ -9,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
+from core import ratelimit
 from core.context import tenant_context
 from core.errors import AuthenticationFailed
 from tenants import api_keys
@@ -33,6 +41,10 @@ class ApiPrincipal:
 
 
 _INVALID = "Invalid API key provided."
+# Each failure may have cost a database look-up: a burst of 60, then one a second.
+FAILED_AUTHENTICATIONS = ratelimit.FailureLimit(
+    "auth", setting="AUTH_FAILURES_PER_IP_PER_MINUTE", default=60
+)
 _TENANT_FIELDS = ["id", "public_id", "name", "plan", "status", "created_at"]
 
 
@@ -51,7 +63,13 @@ def authenticate(authorization_header: str) -> ApiPrincipal:
     parsed = api_keys.parse(secret)
     if parsed is None:  # malformed or wrong checksum: no database hit
         raise AuthenticationFailed(_INVALID)
-    prefix, _environment = parsed
+    prefix, environment = parsed
+    if environment != settings.API_KEY_ENVIRONMENT:
+        raise AuthenticationFailed(
+            f"This is a {environment} API key; this deployment accepts only "
+            f"{settings.API_KEY_ENVIRONMENT} keys (mh_{settings.API_KEY_ENVIRONMENT}_...).",
+            code="api_key_wrong_environment",
+        )
     with connection.cursor() as cursor:  # the key and its (global) tenant row in one query
         cursor.execute(
             "SELECT k.id, k.public_id, k.digest, k.scopes, k.expires_at, k.revoked_at,"
@@ -80,14 +98,21 @@ class ApiKeyAuthentication(BaseAuthentication):
     """``Authorization: Bearer <api key>`` → the key's :class:`ApiPrincipal`.
 
     No header answers None (the view then refuses with ``missing_api_key``); a
-    header that does not name a live key is a 401 at once.
+    header that does not name a live key is a 401 at once, and counts against
+    the client's failures.
     """
 
     def authenticate(self, request) -> tuple[ApiPrincipal, None] | None:
         header = request.headers.get("Authorization", "")
         if not header:
             return None
-        return authenticate(header), None
+        client = ratelimit.client_ip(request)
+        FAILED_AUTHENTICATIONS.check(client)
+        try:
+            return authenticate(header), None
+        except AuthenticationFailed:
+            FAILED_AUTHENTICATIONS.record(client)
+            raise
 
     def authenticate_header(self, request) -> str:
         return "Bearer"
