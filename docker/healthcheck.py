@@ -1,11 +1,13 @@
 """Liveness probe of the web container: exit 0 when ``/healthz`` answers.
 
-``/healthz`` answers 200 when the whole stack is healthy and 503 with the
-failing part named (database, Redis, a queue without workers).  Either answer
-proves this web process serves requests, which is all a container health check
-should decide: restarting the web cannot bring back a GPU worker.  Anything
-else (no answer, a timeout, a 400 from a host missing in ``ALLOWED_HOSTS``, a
-500) is unhealthy.  Standard library only, so it runs in any image.
+``/healthz`` is liveness only: 200 ``{"status": "ok"}`` whenever this web
+process serves requests, without touching the database or Redis, which is all
+a container health check should decide (restarting the web cannot bring back a
+GPU worker; the stack's report is the operators' ``/healthz/details``).  A 503
+with a report is still taken as alive, as the older ``/healthz`` answered.
+Anything else (no answer, a timeout, a 400 from a host missing in
+``ALLOWED_HOSTS``, a 500) is unhealthy.  Standard library only, so it runs in
+any image.
 
 Usage: ``python healthcheck.py [URL]``
 """

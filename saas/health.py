@@ -1,11 +1,38 @@
-"""``GET /healthz``: database, Redis and the workers of every queue."""
+"""Health checks.
+
+* ``GET /healthz`` — liveness, public: 200 ``{"status": "ok"}`` when this web
+  process serves requests.  It touches neither the database nor Redis and says
+  nothing about the stack, so it costs nothing to call and tells a stranger
+  nothing; container and load-balancer probes use it.
+* ``GET /healthz/details`` — the operator's readiness report: the database,
+  Redis and the live workers of every queue; 200 when all are up, otherwise 503
+  with the failing part named.  Only for staff users (admin session) or a caller
+  sending ``Authorization: Bearer <HEALTH_DETAILS_TOKEN>``; anyone else gets 403
+  and no check runs.
+"""
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
 from core import worker_health
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _is_operator(request) -> bool:
+    token = getattr(settings, "HEALTH_DETAILS_TOKEN", "")
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and sent:
+        return hmac.compare_digest(sent.strip().encode(), token.encode())
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_active and user.is_staff)
 
 
 def _database() -> str:
@@ -17,7 +44,9 @@ def _database() -> str:
         return f"error: {exc.__class__.__name__}"
 
 
-def healthz(request):
+def healthz_details(request):
+    if not _is_operator(request):
+        return JsonResponse({"status": "forbidden"}, status=403)
     checks: dict = {"database": _database()}
     try:
         worker_health.client().ping()

@@ -1,5 +1,8 @@
 """`make run`'s command: the whole stack comes up healthy, serves a prediction
-end to end (web, inference lane, worker, metering) and stops cleanly."""
+end to end (web, inference lane, worker, metering) and stops cleanly.
+
+``/healthz`` (liveness) answers first; the full report (database, Redis, workers
+per queue) is ``/healthz/details``, read as a staff user would."""
 
 import json
 import os
@@ -22,12 +25,52 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _health(port: int) -> tuple[int, dict]:
+def _health(port: int, path: str = "/healthz", session: str = "") -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Cookie": f"sessionid={session}"}
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
+
+
+_STAFF_SESSION = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+user = get_user_model().objects.create_user(email="ops-{port}@example.com", is_staff=True)
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(session.session_key)
+"""
+
+
+def _staff_session(port: int, env: dict) -> str:
+    """A logged-in staff user's session id (what an operator's browser would send)."""
+    created = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", _STAFF_SESSION.format(port=port)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+def _wait_for(port: int, path: str, session: str, stack) -> tuple[int, dict]:
+    deadline, status, body = time.monotonic() + 60, 0, {}
+    while time.monotonic() < deadline and status != 200:
+        time.sleep(0.5)
+        try:
+            status, body = _health(port, path, session)
+        except OSError:
+            assert stack.poll() is None, stack.stdout.read()
+    return status, body
 
 
 def _predict(port: int, env: dict) -> dict:
@@ -91,13 +134,9 @@ def test_runstack_serves_healthz_and_a_prediction_then_stops_cleanly():
         text=True,
     )
     try:
-        deadline, status, body = time.monotonic() + 60, 0, {}
-        while time.monotonic() < deadline and status != 200:
-            time.sleep(0.5)
-            try:
-                status, body = _health(port)
-            except OSError:
-                assert stack.poll() is None, stack.stdout.read()
+        assert _wait_for(port, "/healthz", "", stack) == (200, {"status": "ok"})
+        assert _health(port, "/healthz/details")[0] == 403  # not for strangers
+        status, body = _wait_for(port, "/healthz/details", _staff_session(port, env), stack)
         assert status == 200, body
         assert body["database"] == body["redis"] == "ok"
         assert all(queue["workers"] >= 1 for queue in body["queues"].values())
