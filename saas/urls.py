@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView
 
 from core.api.schema_view import CachedSchemaView
+from core.login_throttle import throttled_admin_login
 from saas.health import healthz, healthz_details
 
 urlpatterns = [
@@ -14,5 +15,7 @@ urlpatterns = [
     path("v1/", include("billing.urls")),
     path("v1/", include("inference.urls")),
     path("v1/", include("training.urls")),
+    # Before the admin's own: the same URL, its log-in behind the throttle.
+    path("admin/login/", throttled_admin_login(admin.site)),
     path("admin/", admin.site.urls),
 ]
