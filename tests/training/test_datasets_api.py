@@ -1,4 +1,4 @@
-"""``/v1/datasets``: upload, validation (the default worker's task, run in-process here),
+"""``/v1/datasets``: upload, validation (the datasets worker's task, run in-process here),
 statistics, rejections with their reasons, deletion and isolation."""
 
 import pytest

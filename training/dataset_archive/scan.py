@@ -32,7 +32,7 @@ def read_dataset_archive(
 
     Problems with single files are listed in the result and the scan goes on;
     problems that make the archive unsafe or leave fewer than two usable
-    classes raise :class:`ArchiveRejected`. Runs on the default worker: it
+    classes raise :class:`ArchiveRejected`. Runs on the datasets worker: it
     needs Pillow and NumPy, never TensorFlow.
     """
     with open_archive(fileobj, limits) as archive:
