@@ -164,6 +164,14 @@ API_KEY_ENVIRONMENT = env.str("API_KEY_ENVIRONMENT", default="live")
 RATE_LIMIT_PER_KEY = env.int("RATE_LIMIT_PER_KEY", default=6000)  # requests per minute
 RATE_LIMIT_PER_TENANT = env.int("RATE_LIMIT_PER_TENANT", default=20000)
 IDEMPOTENCY_TTL_HOURS = 24
+# Limits before authentication (core.ratelimit, tenants.authentication, core.login_throttle).
+AUTH_FAILURES_PER_IP_PER_MINUTE = env.int("AUTH_FAILURES_PER_IP_PER_MINUTE", default=60)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=30)  # per 15 minutes
+LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)  # per 15 min
+# Proxies in front of the web that append X-Forwarded-For (0: clients connect directly).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# Operators read /healthz/details with `Authorization: Bearer <token>` (empty: staff only).
+HEALTH_DETAILS_TOKEN = env.str("HEALTH_DETAILS_TOKEN", default="")
 # A request still in progress after this long is taken for dead: a repeat of it runs.
 IDEMPOTENCY_LEASE_S = env.int("IDEMPOTENCY_LEASE_S", default=300)
 INVITATION_TTL_DAYS = 7
@@ -173,6 +181,8 @@ BILLING_PROVIDER = env.str("BILLING_PROVIDER", default="local")  # "local" or "s
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")  # e.g. localstripe in tests
 STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS", default=[])
+# Stripe's events are a few KB; a larger body is refused before it is read.
+STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=7)
 # A credit note above this (minor units) takes effect only once a second staff member
 # approves it (billing.services.credit_note_approve).
@@ -213,7 +223,9 @@ LOGGING = {
 # --- inference
 INFERENCE_MAX_IMAGES_PER_REQUEST = env.int("INFERENCE_MAX_IMAGES_PER_REQUEST", default=64)
 INFERENCE_MAX_IMAGE_BYTES = env.int("INFERENCE_MAX_IMAGE_BYTES", default=8 * 1024 * 1024)
-INFERENCE_MAX_IMAGE_PIXELS = env.int("INFERENCE_MAX_IMAGE_PIXELS", default=40_000_000)
+# The served models take 64x64 images: a few megapixels is generous, and each one more
+# costs decoding CPU (a pixel bomb is refused from its header).
+INFERENCE_MAX_IMAGE_PIXELS = env.int("INFERENCE_MAX_IMAGE_PIXELS", default=4_000_000)
 INFERENCE_SYNC_TIMEOUT_S = env.float("INFERENCE_SYNC_TIMEOUT_S", default=30.0)
 # How long a queued request may wait for a worker (asynchronous predictions may queue).
 INFERENCE_INPUT_TTL_S = env.int("INFERENCE_INPUT_TTL_S", default=3600)
@@ -230,6 +242,12 @@ INFERENCE_CPU_THREADS = env.int("INFERENCE_CPU_THREADS", default=0)
 # Benchmarks only (bench/inference.py measures what metering costs); production
 # settings refuse to turn it off.
 INFERENCE_METERING = env.bool("INFERENCE_METERING", default=True)
+# Each route's body limit, counted as a multipart body streams (core.uploads): first.
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.BodyLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # Multipart bodies: Django keeps files up to this size in memory, larger on disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 80 * 1024 * 1024  # JSON with base64 images counts here
