@@ -1,6 +1,10 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.production")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+from core.wsgi import Handler  # noqa: E402  (after the apps are ready)
+
+application = Handler()
