@@ -51,6 +51,7 @@ ENV = {
     "RATE_LIMIT_PER_TENANT": "10000000",
     "DJANGO_SETTINGS_MODULE": "saas.settings.local",
     "DEBUG": "false",
+    "HEALTH_DETAILS_TOKEN": "bench-health",  # to see when the workers are up
 }
 os.environ.update(ENV)
 BATCH_CLIENTS = 16  # 32-image requests: enough in flight to keep the worker busy
@@ -189,7 +190,11 @@ def start_stack(port: int, metering: bool, redis_offset: str | None = None) -> s
     while time.monotonic() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
+            connection.request(
+                "GET",
+                "/healthz/details",
+                headers={"Authorization": f"Bearer {ENV['HEALTH_DETAILS_TOKEN']}"},
+            )
             if connection.getresponse().status == 200:
                 return process
         except OSError:
