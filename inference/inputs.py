@@ -27,7 +27,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from core.errors import ApiError, InvalidRequest
 from core.uploads import multipart_limit
-from ml.images import ImageLimits, ImageRejected, load_image
+from ml.images import HEADER_BYTES, ImageLimits, ImageRejected, check_header, load_image
 
 MAX_TOP_K = 20
 # The JSON around one image ({"image_base64": "..."}, separators) and the rest of the body.
@@ -46,8 +46,11 @@ class PredictInput:
     def image_count(self) -> int:
         return len(self.images)
 
+    def check_headers(self) -> None:
+        pass  # already decoded (benchmarks and tests pass pixels)
+
     def decode(self, input_size: tuple[int, int]) -> PredictInput:
-        return self  # already decoded (benchmarks and tests pass pixels)
+        return self
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,19 @@ class PendingImages:
     @property
     def image_count(self) -> int:
         return len(self.sources)
+
+    def check_headers(self) -> None:
+        """Refuse what each image's first bytes already tell (too large, too many pixels,
+        not an image: 413, 415) — before any cost is reserved; decodes nothing."""
+        limits = _limits()
+        for param, source in self.sources:
+            head, total = _head(param, source)
+            try:
+                check_header(head, total, limits)
+            except ImageRejected as exc:
+                raise ApiError(
+                    f"{param}: {exc.message}", code=exc.code, param=param, status=exc.status
+                ) from None
 
     def decode(self, input_size: tuple[int, int]) -> PredictInput:
         """Decode every image to ``input_size`` (``(height, width)``); raises ApiError
@@ -134,6 +150,16 @@ def _json_sources(request) -> tuple[tuple[str, str], ...]:
             )
         sources.append((param, encoded))
     return tuple(sources)
+
+
+def _head(param: str, source: UploadedFile | str) -> tuple[bytes, int]:
+    """An image's first HEADER_BYTES and its total size, reading (or base64-decoding) no
+    more than those."""
+    if isinstance(source, str):
+        chars = 4 * math.ceil(HEADER_BYTES / 3)
+        return _bytes(param, source[:chars]), len(source) * 3 // 4
+    source.seek(0)
+    return source.read(HEADER_BYTES), source.size
 
 
 def _bytes(param: str, source: UploadedFile | str) -> bytes:

@@ -13,10 +13,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from redis import RedisError
 
-from billing.spend.enforcement import release, reserve
+from billing.spend.enforcement import refuse_known, release, reserve
 from core.errors import ApiError, InvalidRequest, ServiceUnavailable
 from core.ids import new_public_id
-from inference import lane
+from inference import lane, selectors
 from inference.exchange import wait_reply
 from inference.inputs import PendingImages, PredictInput
 from inference.models import BaseModel, ModelVersion, Prediction
@@ -42,6 +42,17 @@ class SyncResult:
     cold: bool
 
 
+def prediction_refuse_early(
+    tenant: Tenant, *, principal: ApiPrincipal, model_ref: str | None
+) -> None:
+    """What billing can refuse before the request body is read (a suspended tenant, a
+    quota or cap it was refused on a moment ago: billing.spend.enforcement), so such
+    a flood costs the web no parsing.  ``model_ref``: the model named in the URL, if
+    any (its meter)."""
+    meter = selectors.served_model_get(tenant, ref=model_ref).meter if model_ref else None
+    refuse_known(tenant, meter=meter, api_key_ref=principal.api_key_public_id)
+
+
 def _admit(
     tenant: Tenant,
     principal: ApiPrincipal,
@@ -55,6 +66,7 @@ def _admit(
 
     Admitted, the hold ends when the worker stores the prediction; a lane entry that
     expires unclaimed ends it at its deadline."""
+    inputs.check_headers()  # what the first bytes refuse costs no reservation
     reserve(
         tenant,
         hold_id=prediction_id,

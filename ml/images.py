@@ -9,7 +9,7 @@ identical pixels (train/serve skew is impossible by construction).  Images stay
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -91,6 +91,26 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
             413,
         )
     return image
+
+
+HEADER_BYTES = 64 * 1024  # where every allowed format keeps its size (JPEG: after EXIF)
+
+
+def check_header(head: bytes, total_bytes: int, limits: ImageLimits = ImageLimits()) -> None:
+    """Refuse from its first bytes an image that is too large, has too many pixels or is
+    no image of an allowed format (ImageRejected); anything the header alone cannot
+    settle is left to :func:`load_image`.  No pixel is decoded."""
+    if total_bytes > limits.max_bytes:
+        raise ImageRejected(
+            "image_too_large",
+            f"The image is {total_bytes} bytes; the limit is {limits.max_bytes} bytes.",
+            413,
+        )
+    try:
+        _open(head, replace(limits, max_bytes=len(head)))
+    except ImageRejected as rejected:
+        if rejected.code not in ("image_undecodable", "image_empty"):  # settled later
+            raise
 
 
 def inspect_image(data: bytes, limits: ImageLimits = ImageLimits()) -> tuple[str, int, int]:

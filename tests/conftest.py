@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
+from billing.spend import enforcement
 from inference.registry import base_model_register, committed_base_dir_list
 from saas import config
 from saas.database_setup import ensure_roles_and_database
@@ -55,6 +56,13 @@ def contract():
     recorder = contract_recorder.install()
     yield recorder
     recorder.restore()
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_refusals():
+    """Each test starts with no refusal remembered in this process (billing.spend.enforcement
+    remembers exhausted quotas and caps for a moment, keyed by tenant ids the database reuses)."""
+    enforcement._recent_refusals.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing.models import ApiKeyQuota, BillingAccount, Invoice
 from billing.pricing.price_book import METERS, get_plan
 from billing.spend import totals
+from billing.spend.enforcement import forget_refusals
 from core.context import tenant_context
 from core.errors import InvalidRequest
 from tenants.audit import audit
@@ -51,7 +52,7 @@ def spend_cap_set(tenant: Tenant, *, actor, cap_minor: int | None) -> BillingAcc
         target=account.public_id,
         spend_cap_minor=cap_minor,
     )
-    transaction.on_commit(lambda: totals.forget_limits(tenant))
+    transaction.on_commit(lambda: _limits_changed(tenant))
     return account
 
 
@@ -82,8 +83,13 @@ def key_quota_set(
         meter=meter,
         monthly_limit=monthly_limit,
     )
-    transaction.on_commit(lambda: totals.forget_limits(tenant))
+    transaction.on_commit(lambda: _limits_changed(tenant))
     return quota
+
+
+def _limits_changed(tenant: Tenant) -> None:
+    totals.forget_limits(tenant)
+    forget_refusals(tenant.pk)
 
 
 def tenant_restore_if_settled(tenant: Tenant, *, actor) -> None:

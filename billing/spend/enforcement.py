@@ -33,6 +33,7 @@ can be admitted then.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -111,9 +112,35 @@ def reserve(
         held = Totals({meter: quantity}, {(api_key_ref, meter): quantity})
     try:
         _check(tenant, used, held, limits, meter=meter, api_key_ref=api_key_ref)
-    except (BillingError, RateLimited):
+    except BillingError as refused:
+        release(tenant.pk, [hold_id])
+        one_instead = Totals({meter: 1 - quantity}, {(api_key_ref, meter): 1 - quantity})
+        if _refuses(tenant, used, held + one_instead, limits, meter=meter, api_key_ref=api_key_ref):
+            # Not even one more unit fits: what follows through this key is refused too.
+            _recent_refusals.put((tenant.pk, meter, api_key_ref), refused)
+        raise
+    except RateLimited:
         release(tenant.pk, [hold_id])
         raise
+
+
+def refuse_known(tenant: Tenant, *, meter: str | None, api_key_ref: str = "") -> None:
+    """Refuse at once what needs no look-up: a suspended tenant, or ``meter`` through
+    this key when this process found its quota or the cap exhausted (not one more unit
+    fitting) a moment ago, remembered for ``REFUSAL_MEMORY_S``: a flood of refused
+    requests then costs no Redis round trip and no reading of its bodies.  A cap or
+    quota raised through billing.services is forgotten at once (forget_refusals)."""
+    _refuse_if_suspended(tenant)
+    if meter is not None:
+        refused = _recent_refusals.get((tenant.pk, meter, api_key_ref))
+        if refused is not None:
+            raise BillingError(refused.message, code=refused.code, param=refused.param)
+
+
+def forget_refusals(tenant_id: int) -> None:
+    """Forget what this process remembers refusing ``tenant_id`` (its cap or a quota
+    changed).  Other processes forget within REFUSAL_MEMORY_S."""
+    _recent_refusals.forget(tenant_id)
 
 
 def ensure_billable(tenant: Tenant, *, meter: str, quantity: int, api_key_ref: str = "") -> None:
@@ -198,6 +225,41 @@ def held(tenant: Tenant) -> Totals:
 
 # --- the check --------------------------------------------------------------------
 
+REFUSAL_MEMORY_S = 2.0
+
+
+class _RecentRefusals:
+    """The last refusal per (tenant, meter, key), for ``REFUSAL_MEMORY_S``; bounded."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._entries: dict[tuple, tuple[float, BillingError]] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple, refused: BillingError) -> None:
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()  # a flood of distinct keys: start over, cheaply
+            self._entries[key] = (time.monotonic() + REFUSAL_MEMORY_S, refused)
+
+    def get(self, key: tuple) -> BillingError | None:
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def forget(self, tenant_id: int) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] == tenant_id]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_recent_refusals = _RecentRefusals()
+
 
 def _refuse_if_suspended(tenant: Tenant) -> None:
     if tenant.status == Tenant.Status.SUSPENDED:
@@ -205,6 +267,16 @@ def _refuse_if_suspended(tenant: Tenant) -> None:
             "This organisation is suspended for an unpaid invoice; pay it to resume.",
             code="account_suspended",
         )
+
+
+def _refuses(tenant: Tenant, used: Totals, held: Totals, limits: Limits, **kwargs) -> bool:
+    try:
+        _check(tenant, used, held, limits, **kwargs)
+    except BillingError:
+        return True
+    except RateLimited:
+        return False
+    return False
 
 
 def _check(

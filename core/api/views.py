@@ -107,6 +107,10 @@ class TenantAPIView(APIView):
     def tenant(self):
         return self.principal.tenant
 
+    def admit(self, request, **kwargs) -> None:
+        """Refuse, before the body is read, what needs no body to refuse (a view that
+        bills refuses a suspended or capped tenant here).  ``kwargs``: the URL's."""
+
     def max_body_bytes(self, request) -> int | None:
         """The most bytes this request's body may have, read after the key, scope and rate
         limits and before the body (core.uploads); None: the default."""
@@ -141,6 +145,7 @@ class TenantAPIView(APIView):
                 f"This API key lacks the '{scope}' scope.", code="insufficient_scope"
             )
         # Before anything reads the body: a parser, the Idempotency-Key fingerprint, a handler.
+        self.admit(request, **kwargs)
         uploads.limit_request_body(request, self.max_body_bytes(request))
         if method in _BODY_METHODS:
             check_body(request)

@@ -59,6 +59,12 @@ class _Predict(TenantAPIView):
     (inference.inputs).  Images are counted, reserved, and only then decoded
     (inference.services)."""
 
+    def admit(self, request, **kwargs) -> None:
+        if request.method == "POST":
+            services.prediction_refuse_early(
+                self.tenant, principal=self.principal, model_ref=kwargs.get("model_id")
+            )
+
     def max_body_bytes(self, request) -> int | None:
         return predict_body_limit(request) if request.method == "POST" else None
 

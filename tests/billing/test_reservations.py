@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from billing.pricing.price_book import IMAGES_BASE, TRAINING_SECONDS
+from billing.services import accounts
 from billing.spend import enforcement
 from billing.spend.enforcement import ensure_billable, release, reserve, settle
 from core.errors import BillingError, RateLimited
@@ -157,3 +158,36 @@ def test_unfinished_jobs_past_the_limit_are_429(tenant_a, base_model, settings):
     create_job(tenant_a, dataset)
     assert refusal(lambda: create_job(tenant_a, dataset)) == "too_many_queued_jobs"
     assert enforcement.held(tenant_a.tenant).meters[TRAINING_SECONDS] == 2 * 3_600
+
+
+def test_an_exhausted_allowance_is_refused_from_memory_until_the_cap_changes(
+    free, monkeypatch, django_capture_on_commit_callbacks
+):
+    hold(free, "pred_1", 1_000)  # the whole allowance
+    assert refusal(lambda: hold(free, "pred_2", 1)) == "spend_cap_exceeded"
+
+    # Not one more unit fits: refused again without asking Redis.
+    monkeypatch.setattr(enforcement, "client", lambda: pytest.fail("asked Redis"))
+    known = lambda: enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)  # noqa: E731
+    assert refusal(known) == "spend_cap_exceeded"
+    enforcement.refuse_known(free.tenant, meter=TRAINING_SECONDS)  # another meter: no memory
+    monkeypatch.undo()
+
+    with free.context(), django_capture_on_commit_callbacks(execute=True):
+        accounts.spend_cap_set(free.tenant, actor=free.owner, cap_minor=0)
+    enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)  # forgotten on the change
+
+
+def test_a_refusal_that_a_smaller_request_would_pass_is_not_remembered(free):
+    hold(free, "pred_1", 900)
+    assert refusal(lambda: hold(free, "pred_2", 101)) == "spend_cap_exceeded"
+    enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)
+    hold(free, "pred_3", 100)  # exactly what is left
+
+
+def test_remembered_refusals_expire(free, monkeypatch):
+    monkeypatch.setattr(enforcement, "REFUSAL_MEMORY_S", 0.05)
+    hold(free, "pred_1", 1_000)
+    assert refusal(lambda: hold(free, "pred_2", 1)) == "spend_cap_exceeded"
+    time.sleep(0.1)
+    enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)

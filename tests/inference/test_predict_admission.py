@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.test import RequestFactory
 from django.test.client import BOUNDARY, encode_multipart
 from django.utils import timezone
+from PIL import Image
 
 from billing.pricing.price_book import IMAGES_BASE
 from billing.spend import enforcement
@@ -97,6 +98,12 @@ def _post(handle, path: str, model, *, images, as_json: bool):
     return handle.client.post(url, {"file": files, **extra}, format="multipart")
 
 
+def blank_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def _queued() -> int:
     return lane.redis_client().llen(lane.lane_key("inference"))
 
@@ -135,6 +142,26 @@ def test_a_tenant_past_its_cap_is_refused_without_decoding_an_image(base_model, 
     assert enforcement.held(free.tenant).meters.get(IMAGES_BASE, 0) == 0
 
 
+def test_once_the_allowance_is_spent_a_flood_is_refused_before_its_body_is_read(
+    base_model, body_reads, steps
+):
+    """On the route that names its model in the URL (its meter); /v1/predictions names
+    it in the body, so there only a suspended tenant is refused before the body."""
+    path = PATHS[0]
+    free = make_tenant("Freebie", plan="free")
+    record(free, IMAGES_BASE, 5_000, timezone.now() - timedelta(minutes=1))  # none left
+    first = _post(free, path, base_model, images=[png()], as_json=False)
+    assert first.status_code == 402, first.content
+    read_by_first = len(body_reads)
+
+    again = _post(free, path, base_model, images=[png()], as_json=True)
+
+    assert again.status_code == 402, again.content
+    assert again.json()["error"]["code"] == "spend_cap_exceeded"
+    assert len(body_reads) == read_by_first  # the second body was never read
+    assert steps == ["reserve"]  # the first request's refused reservation only
+
+
 def test_images_are_reserved_before_they_are_decoded(tenant_a, base_model, steps):
     response = _post(tenant_a, PATHS[1], base_model, images=[png(), jpeg()], as_json=False)
 
@@ -148,13 +175,35 @@ def test_images_are_reserved_before_they_are_decoded(tenant_a, base_model, steps
 def test_a_bad_image_found_after_the_reservation_ends_its_hold(
     tenant_a, base_model, steps, path, as_json
 ):
-    response = _post(tenant_a, path, base_model, images=[png(), b"junk"], as_json=as_json)
+    truncated = png()[:200]  # its header is sound, its pixels are not there
+    response = _post(tenant_a, path, base_model, images=[png(), truncated], as_json=as_json)
 
-    assert response.status_code == 415, response.content
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "image_undecodable"
     assert steps[0] == "reserve"
     assert enforcement.held(tenant_a.tenant).meters.get(IMAGES_BASE, 0) == 0
     with tenant_a.context():
         assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("image", "status", "code"),
+    [
+        (b"junk", 415, "unsupported_image_type"),
+        (blank_png(2_500, 2_000), 413, "image_too_many_pixels"),  # 5 MP in a few kB
+    ],
+    ids=["not-an-image", "too-many-pixels"],
+)
+@pytest.mark.parametrize("as_json", [False, True], ids=["multipart", "json"])
+def test_what_an_images_header_refuses_reserves_nothing(
+    tenant_a, base_model, steps, as_json, image, status, code
+):
+    response = _post(tenant_a, PATHS[0], base_model, images=[png(), image], as_json=as_json)
+
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["param"] == ("inputs[1].image_base64" if as_json else "file[1]")
+    assert steps == []  # neither reserved nor decoded
 
 
 @pytest.mark.parametrize("path", PATHS)
