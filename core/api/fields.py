@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -23,3 +25,10 @@ class ConstantSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction) -> dict:
         return {"type": "string", "enum": [self.target.value]}
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A multipart file part, documented as one: drf-spectacular documents a plain
+    FileField as a URI string (unless requests and responses get split components),
+    which a client generator then sends as a form field, never a file."""

@@ -217,12 +217,6 @@ def test_create_operations_link_to_the_operations_that_take_the_id_they_return(d
     assert linked == set(targets)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/datasets documents 'file' as a URI string (drf-spectacular maps a "
-    "FileField to a URI unless COMPONENT_SPLIT_REQUEST is on): fix it in the schema, then "
-    "drop this mark and test_schemathesis.files_sent_as_files",
-)
 def test_multipart_file_fields_are_documented_as_files(document):
     for path, method, operation in _operations(document):
         form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")

@@ -21,7 +21,6 @@ schemathesis' lazy pytest fixture loader breaks on pytest 9.)
 from __future__ import annotations
 
 import base64
-import copy
 import time
 import zlib
 from collections import Counter
@@ -159,30 +158,6 @@ LINKS_REACHED = {
 }
 
 
-def files_sent_as_files(document: dict) -> dict:
-    """``document`` with the multipart file fields it describes as ``format: uri`` made
-    ``format: binary``, so that schemathesis sends them as files.
-
-    A workaround: drf-spectacular documents a ``FileField`` as a URI unless
-    ``COMPONENT_SPLIT_REQUEST`` is on, so ``POST /v1/datasets``' ``file`` reads as a
-    URI string, which the generator sends as a plain form field, never a file (the
-    upload then always answers 400).  test_openapi's strict xfail names the fix; once
-    it is made, this changes nothing.
-    """
-    document = copy.deepcopy(document)
-    schemas = document["components"]["schemas"]
-    for item in document["paths"].values():
-        for operation in item.values():
-            form = operation.get("requestBody", {}).get("content", {}).get("multipart/form-data")
-            if form is None or "$ref" not in form["schema"]:
-                continue
-            properties = schemas[form["schema"]["$ref"].rsplit("/", 1)[-1]]["properties"]
-            for schema in properties.values():
-                if schema.get("type") == "string" and schema.get("format") == "uri":
-                    schema["format"] = "binary"
-    return document
-
-
 @dataclass
 class StatefulRun:
     """What the stateful phase did: cases sent per operation, links followed (the
@@ -288,7 +263,7 @@ def _links_reached(run: StatefulRun) -> set[str]:
     TRAINING_MAX_UNFINISHED_JOBS_PER_TENANT=10_000,
 )
 def test_the_stateful_phase_follows_links_to_the_objects_it_creates(live_app):
-    document = files_sent_as_files(live_app["document"])
+    document = live_app["document"]
     api = schemathesis.openapi.from_dict(document, config=STATEFUL_CONFIG)
     run, started = StatefulRun(), time.monotonic()
 

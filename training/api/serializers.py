@@ -12,14 +12,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api.fields import Constant
+from core.api.fields import Constant, UploadField
 from training.models import Dataset, FineTuneEvent, FineTuneJob
 
 # -- inputs ----------------------------------------------------------------------------------
 
 
 class DatasetCreateInput(serializers.Serializer):
-    file = serializers.FileField(
+    file = UploadField(
         help_text="A zip: one folder per class, optionally inside "
         "train/ and val/ (and test/), or a CSV manifest "
         "(path,label[,split]) with its images."
