@@ -220,6 +220,7 @@ def test_a_second_claim_of_a_running_job_fails_it_instead_of_running_it_twice(te
 
 
 @override_settings(TRAINING_STALE_AFTER_S=120)
+@pytest.mark.django_db(transaction=True)  # the reaper reads across tenants: committed rows
 def test_silent_running_jobs_are_reaped_and_billed_to_their_last_report(tenant_a, base_model):
     silent, alive = (_create(tenant_a, _dataset(tenant_a)).json()["id"] for _ in range(2))
     with tenant_a.context():
