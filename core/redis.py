@@ -26,7 +26,7 @@ class Use(StrEnum):
     # Blocking reads (BLMOVE, BLPOP) wait longer than any socket timeout would
     # allow; a down Redis still fails fast on connect (the web answers 503).
     LANE = "lane"
-    # Heartbeats are written by a worker thread and read by /healthz: short
+    # Heartbeats are written by a worker thread and read by /healthz/details: short
     # commands that must never hang either.
     HEARTBEATS = "heartbeats"
     # Rate limits and spend checks sit on every request's path: answered fast or not at all.

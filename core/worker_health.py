@@ -1,4 +1,4 @@
-"""Worker heartbeats in Redis, read by ``/healthz``.
+"""Worker heartbeats in Redis, read by ``/healthz/details``.
 
 Each worker process refreshes ``mh:workers:<queue>:<hostname>`` every few
 seconds with a short TTL, so a dead worker disappears within ``TTL`` seconds
@@ -39,7 +39,7 @@ def start_heartbeat(queues: list[str], hostname: str) -> threading.Event:
 
     def run() -> None:
         while not stop.is_set():
-            # Redis down: healthz reports it; keep trying.
+            # Redis down: /healthz/details reports it; keep trying.
             with contextlib.suppress(redis.RedisError):
                 beat_once(queues, hostname)
             stop.wait(INTERVAL_S)
