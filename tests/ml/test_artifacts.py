@@ -1,8 +1,11 @@
 import json
+import tomllib
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from packaging.requirements import Requirement
 
 from ml.architecture import HEAD_LAYER, build_backbone, build_classifier
 from ml.artifacts import (
@@ -144,3 +147,29 @@ def test_import_of_a_non_model_file_is_refused(tmp_path):
 def test_classifier_head_is_a_named_dense_layer(base_artifact):
     classifier = build_classifier(base_artifact.model, 4)
     assert classifier.get_layer(HEAD_LAYER).kernel.shape == (32, 4)
+
+
+def test_a_model_file_carrying_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+
+    def payload(x):
+        marker.write_text("code from the model file ran")  # runs when traced or deserialised
+        return x
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Lambda(payload)(inputs))
+    model.save(tmp_path / "lambda.keras")
+    marker.unlink()  # building the model traced it once
+
+    with pytest.raises(ArtifactError, match="not a loadable"):
+        import_base_model(tmp_path / "lambda.keras", tmp_path / "base", name="lambda")
+    assert not marker.exists()
+
+
+def test_keras_is_pinned_past_the_published_safe_mode_bypasses():
+    """Releases before 3.14 have published ways past safe_mode (pyproject.toml)."""
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    pins = [Requirement(r) for r in project["project"]["dependencies"]]
+    keras_pin = next(pin for pin in pins if pin.name == "keras")
+    assert not keras_pin.specifier.contains("3.13.99")
+    assert keras_pin.specifier.contains(keras.__version__)
