@@ -49,8 +49,11 @@ def prediction_refuse_early(
     quota or cap it was refused on a moment ago: billing.spend.enforcement), so such
     a flood costs the web no parsing.  ``model_ref``: the model named in the URL, if
     any (its meter)."""
-    meter = selectors.served_model_get(tenant, ref=model_ref).meter if model_ref else None
-    refuse_known(tenant, meter=meter, api_key_ref=principal.api_key_public_id)
+
+    def meter_of() -> str | None:
+        return selectors.served_model_get(tenant, ref=model_ref).meter if model_ref else None
+
+    refuse_known(tenant, meter_of=meter_of, api_key_ref=principal.api_key_public_id)
 
 
 def _admit(

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 import redis
@@ -124,17 +124,25 @@ def reserve(
         raise
 
 
-def refuse_known(tenant: Tenant, *, meter: str | None, api_key_ref: str = "") -> None:
-    """Refuse at once what needs no look-up: a suspended tenant, or ``meter`` through
+def refuse_known(
+    tenant: Tenant, *, meter_of: Callable[[], str | None], api_key_ref: str = ""
+) -> None:
+    """Refuse at once what needs no look-up: a suspended tenant, or a meter through
     this key when this process found its quota or the cap exhausted (not one more unit
     fitting) a moment ago, remembered for ``REFUSAL_MEMORY_S``: a flood of refused
     requests then costs no Redis round trip and no reading of its bodies.  A cap or
-    quota raised through billing.services is forgotten at once (forget_refusals)."""
+    quota changed through billing.services is forgotten at once (forget_refusals).
+
+    ``meter_of`` finds the request's meter (None: not known yet); it is called only
+    when this process remembers a refusal for the tenant, so it costs others nothing.
+    """
     _refuse_if_suspended(tenant)
-    if meter is not None:
-        refused = _recent_refusals.get((tenant.pk, meter, api_key_ref))
-        if refused is not None:
-            raise BillingError(refused.message, code=refused.code, param=refused.param)
+    if not _recent_refusals.has_tenant(tenant.pk):
+        return
+    meter = meter_of()
+    refused = meter and _recent_refusals.get((tenant.pk, meter, api_key_ref))
+    if refused:
+        raise BillingError(refused.message, code=refused.code, param=refused.param)
 
 
 def forget_refusals(tenant_id: int) -> None:
@@ -233,14 +241,19 @@ class _RecentRefusals:
 
     def __init__(self, size: int = 10_000) -> None:
         self._entries: dict[tuple, tuple[float, BillingError]] = {}
+        self._tenants: set[int] = set()  # with entries, live or expired: a cheap first test
         self._size = size
         self._lock = threading.Lock()
 
     def put(self, key: tuple, refused: BillingError) -> None:
         with self._lock:
             if len(self._entries) >= self._size:
-                self._entries.clear()  # a flood of distinct keys: start over, cheaply
+                self.clear_locked()  # a flood of distinct keys: start over, cheaply
             self._entries[key] = (time.monotonic() + REFUSAL_MEMORY_S, refused)
+            self._tenants.add(key[0])
+
+    def has_tenant(self, tenant_id: int) -> bool:
+        return tenant_id in self._tenants
 
     def get(self, key: tuple) -> BillingError | None:
         found = self._entries.get(key)
@@ -252,10 +265,15 @@ class _RecentRefusals:
         with self._lock:
             for key in [key for key in self._entries if key[0] == tenant_id]:
                 del self._entries[key]
+            self._tenants.discard(tenant_id)
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self.clear_locked()
+
+    def clear_locked(self) -> None:
+        self._entries.clear()
+        self._tenants.clear()
 
 
 _recent_refusals = _RecentRefusals()

@@ -168,20 +168,21 @@ def test_an_exhausted_allowance_is_refused_from_memory_until_the_cap_changes(
 
     # Not one more unit fits: refused again without asking Redis.
     monkeypatch.setattr(enforcement, "client", lambda: pytest.fail("asked Redis"))
-    known = lambda: enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)  # noqa: E731
+    known = lambda: enforcement.refuse_known(free.tenant, meter_of=lambda: IMAGES_BASE)  # noqa: E731
     assert refusal(known) == "spend_cap_exceeded"
-    enforcement.refuse_known(free.tenant, meter=TRAINING_SECONDS)  # another meter: no memory
+    # Another meter has no memory.
+    enforcement.refuse_known(free.tenant, meter_of=lambda: TRAINING_SECONDS)
     monkeypatch.undo()
 
     with free.context(), django_capture_on_commit_callbacks(execute=True):
         accounts.spend_cap_set(free.tenant, actor=free.owner, cap_minor=0)
-    enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)  # forgotten on the change
+    enforcement.refuse_known(free.tenant, meter_of=lambda: IMAGES_BASE)  # forgotten on the change
 
 
 def test_a_refusal_that_a_smaller_request_would_pass_is_not_remembered(free):
     hold(free, "pred_1", 900)
     assert refusal(lambda: hold(free, "pred_2", 101)) == "spend_cap_exceeded"
-    enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)
+    enforcement.refuse_known(free.tenant, meter_of=lambda: IMAGES_BASE)
     hold(free, "pred_3", 100)  # exactly what is left
 
 
@@ -190,4 +191,4 @@ def test_remembered_refusals_expire(free, monkeypatch):
     hold(free, "pred_1", 1_000)
     assert refusal(lambda: hold(free, "pred_2", 1)) == "spend_cap_exceeded"
     time.sleep(0.1)
-    enforcement.refuse_known(free.tenant, meter=IMAGES_BASE)
+    enforcement.refuse_known(free.tenant, meter_of=lambda: IMAGES_BASE)
