@@ -17,8 +17,8 @@ Where they come from:
 * production (``MODELHOUSE_DATABASE_ROLES=given``, set by saas.settings.production):
   ``DATABASE_URL`` is the app role, plus ``DATABASE_CROSS_TENANT_URL`` and
   ``DATABASE_OWNER_URL`` where a process needs them.  Each process gets only the URLs it needs:
-  the owner's only the migration job, the cross-tenant one only web, the default
-  worker and beat.  A process without one has no such alias.
+  the owner's only the migration job, the cross-tenant one only web and the
+  default worker.  A process without one has no such alias.
 
 The app and cross-tenant roles are never superuser, BYPASSRLS, or the tables' owner.
 """

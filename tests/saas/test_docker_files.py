@@ -57,7 +57,7 @@ APP_SERVICES = {"migrate", "web", *GPU_SERVICES, *CPU_WORKER_SERVICES, "beat"}
 # (saas/config.py, docs/operations.md).  Inference, training and datasets stay
 # within one tenant.
 OWNER_SERVICES = {"migrate"}
-CROSS_TENANT_SERVICES = {"web", "default-worker", "beat"}
+CROSS_TENANT_SERVICES = {"web", "default-worker"}
 SINGLE_TENANT_WORKERS = {*GPU_SERVICES, "datasets-worker"}
 DATABASE_URL_VARIABLES = ("DATABASE_URL", "DATABASE_OWNER_URL", "DATABASE_CROSS_TENANT_URL")
 

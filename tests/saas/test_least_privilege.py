@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "saas.settings.production",
-    "SECRET_KEY": "x" * 60,
+    "SECRET_KEY": "q8Vz2LmT0pR7yK4wN9cJ1hB6fD3sX5gA-production-like-secret-key",
     "ALLOWED_HOSTS": "api.example.com",
     "REDIS_URL": "redis://redis.internal:6379",
     "DATABASE_URL": "postgres://modelhouse_app:a@db.internal:5432/modelhouse",
