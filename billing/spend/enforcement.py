@@ -241,19 +241,20 @@ class _RecentRefusals:
 
     def __init__(self, size: int = 10_000) -> None:
         self._entries: dict[tuple, tuple[float, BillingError]] = {}
-        self._tenants: set[int] = set()  # with entries, live or expired: a cheap first test
+        self._tenants: dict[int, float] = {}  # tenant -> when its last entry expires
         self._size = size
         self._lock = threading.Lock()
 
     def put(self, key: tuple, refused: BillingError) -> None:
         with self._lock:
             if len(self._entries) >= self._size:
-                self.clear_locked()  # a flood of distinct keys: start over, cheaply
-            self._entries[key] = (time.monotonic() + REFUSAL_MEMORY_S, refused)
-            self._tenants.add(key[0])
+                self._clear_locked()  # a flood of distinct keys: start over, cheaply
+            expires = time.monotonic() + REFUSAL_MEMORY_S
+            self._entries[key] = (expires, refused)
+            self._tenants[key[0]] = expires
 
     def has_tenant(self, tenant_id: int) -> bool:
-        return tenant_id in self._tenants
+        return self._tenants.get(tenant_id, 0.0) >= time.monotonic()
 
     def get(self, key: tuple) -> BillingError | None:
         found = self._entries.get(key)
@@ -265,13 +266,13 @@ class _RecentRefusals:
         with self._lock:
             for key in [key for key in self._entries if key[0] == tenant_id]:
                 del self._entries[key]
-            self._tenants.discard(tenant_id)
+            self._tenants.pop(tenant_id, None)
 
     def clear(self) -> None:
         with self._lock:
-            self.clear_locked()
+            self._clear_locked()
 
-    def clear_locked(self) -> None:
+    def _clear_locked(self) -> None:
         self._entries.clear()
         self._tenants.clear()
 
