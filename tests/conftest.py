@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import redis
 from django.conf import settings
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.core.management import call_command
 from django.db import connections
 
@@ -56,6 +57,22 @@ def contract():
     recorder = contract_recorder.install()
     yield recorder
     recorder.restore()
+
+
+@pytest.fixture
+def spooled(monkeypatch):
+    """Bytes of uploaded files that reached Django's memory or temporary-file handlers
+    (behind core.uploads.BodyLimitUploadHandler, first in FILE_UPLOAD_HANDLERS)."""
+    received = []
+    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
+        original = handler.receive_data_chunk
+
+        def recording(self, raw_data, start, original=original):
+            received.append(len(raw_data))
+            return original(self, raw_data, start)
+
+        monkeypatch.setattr(handler, "receive_data_chunk", recording)
+    return received
 
 
 @pytest.fixture(autouse=True)

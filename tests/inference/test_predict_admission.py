@@ -10,9 +10,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.conf import global_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest
 from django.test import RequestFactory
 from django.test.client import BOUNDARY, encode_multipart
@@ -32,15 +30,6 @@ PATHS = ["/v1/models/{model}/predict", "/v1/predictions"]
 
 
 @pytest.fixture
-def limited_uploads(settings):
-    """FILE_UPLOAD_HANDLERS as saas.settings sets them: the body limit first."""
-    settings.FILE_UPLOAD_HANDLERS = [
-        "core.uploads.BodyLimitUploadHandler",
-        *global_settings.FILE_UPLOAD_HANDLERS,
-    ]
-
-
-@pytest.fixture
 def steps(monkeypatch):
     """What the predict path did, in order: "reserve" and one "decode" per image."""
     done = []
@@ -57,21 +46,6 @@ def steps(monkeypatch):
     monkeypatch.setattr(services, "reserve", recording_reserve)
     monkeypatch.setattr(inputs, "load_image", recording_load_image)
     return done
-
-
-@pytest.fixture
-def spooled(monkeypatch):
-    """Bytes of uploaded files that reached Django's memory or temporary-file handlers."""
-    received = []
-    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
-        original = handler.receive_data_chunk
-
-        def recording(self, raw_data, start, original=original):
-            received.append(len(raw_data))
-            return original(self, raw_data, start)
-
-        monkeypatch.setattr(handler, "receive_data_chunk", recording)
-    return received
 
 
 @pytest.fixture
@@ -208,7 +182,7 @@ def test_what_an_images_header_refuses_reserves_nothing(
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_multipart_body_over_the_predict_limit_is_413_before_it_is_read(
-    tenant_a, base_model, settings, limited_uploads, body_reads, spooled, steps, path
+    tenant_a, base_model, settings, body_reads, spooled, steps, path
 ):
     settings.INFERENCE_MAX_IMAGES_PER_REQUEST = 2
     settings.INFERENCE_MAX_IMAGE_BYTES = 10_000

@@ -2,9 +2,7 @@
 statistics, rejections with their reasons, deletion and isolation."""
 
 import pytest
-from django.conf import global_settings
 from django.core.files.storage import default_storage
-from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.test import override_settings
 
 from tenants.storage import tenant_key
@@ -151,26 +149,6 @@ def test_an_oversized_upload_is_refused_before_anything_is_stored(tenant_a):
     with tenant_a.context():
         assert not Dataset.objects.exists()
     assert _stored(tenant_a) == []
-
-
-@pytest.fixture
-def spooled(settings, monkeypatch):
-    """With FILE_UPLOAD_HANDLERS as saas.settings sets them (the body limit first): the
-    bytes of uploaded files that reached Django's memory or temporary-file handlers."""
-    settings.FILE_UPLOAD_HANDLERS = [
-        "core.uploads.BodyLimitUploadHandler",
-        *global_settings.FILE_UPLOAD_HANDLERS,
-    ]
-    received = []
-    for handler in (MemoryFileUploadHandler, TemporaryFileUploadHandler):
-        original = handler.receive_data_chunk
-
-        def recording(self, raw_data, start, original=original):
-            received.append(len(raw_data))
-            return original(self, raw_data, start)
-
-        monkeypatch.setattr(handler, "receive_data_chunk", recording)
-    return received
 
 
 @override_settings(TRAINING_ARCHIVE_LIMITS={"max_archive_bytes": 1000})
